@@ -1,0 +1,27 @@
+PYTHON ?= python3
+SOURCES = sync tui tests benchmarks
+
+.PHONY: check format-check lint types imports test format
+
+## check: everything CI runs (format, lint, types, the import rule, tests)
+check: format-check lint types imports test
+
+format-check:
+	$(PYTHON) -m ruff format --check $(SOURCES)
+
+lint:
+	$(PYTHON) -m ruff check $(SOURCES)
+
+types:
+	$(PYTHON) -m mypy --strict sync tui tests
+
+## imports: `sync` must never import textual or tui
+imports:
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/test_import_rule.py
+
+test:
+	$(PYTHON) -m pytest -q
+
+format:
+	$(PYTHON) -m ruff format $(SOURCES)
+	$(PYTHON) -m ruff check --fix $(SOURCES)

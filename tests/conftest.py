@@ -1,0 +1,84 @@
+"""Fixtures shared by every test: a private Dovecot, its users, 'another device', a fault proxy.
+
+The session servers are lazy: a Dovecot starts only when a test first asks for it, and each test
+gets a fresh user, so tests never see each other's mail.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.dovecot import DovecotServer, MailUser
+from tests.rig.device import Device
+from tests.rig.proxy import FaultProxy
+
+
+def _start_server(reduced: bool) -> Iterator[DovecotServer]:
+    # mkdtemp is 0700; Dovecot's mail processes (uid 8 when we are root) must traverse it.
+    base = Path(tempfile.mkdtemp(prefix="mailtui-dovecot-"))
+    base.chmod(0o755)
+    try:
+        server = DovecotServer.start(base, reduced=reduced)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[DovecotServer]:
+    """A full-capability private Dovecot for the whole session."""
+    yield from _start_server(reduced=False)
+
+
+@pytest.fixture(scope="session")
+def dovecot_reduced() -> Iterator[DovecotServer]:
+    """A private Dovecot advertising only IMAP4rev1 LITERAL+ SASL-IR IDLE."""
+    yield from _start_server(reduced=True)
+
+
+def _alive(server: DovecotServer) -> DovecotServer:
+    # A test that stopped or killed the shared server must not fail every test after it:
+    # bring it back on the same ports, with its users and mail.
+    if not server.running:
+        server.restart()
+    return server
+
+
+@pytest.fixture
+def mail_user(dovecot: DovecotServer) -> MailUser:
+    """A fresh user with an empty mailbox on the full server."""
+    return _alive(dovecot).add_user()
+
+
+@pytest.fixture
+def reduced_user(dovecot_reduced: DovecotServer) -> MailUser:
+    """A fresh user with an empty mailbox on the reduced server."""
+    return _alive(dovecot_reduced).add_user()
+
+
+@pytest.fixture
+def device(mail_user: MailUser) -> Iterator[Device]:
+    """'Another device' (stdlib imaplib) logged in as ``mail_user``."""
+    dev = Device.connect(mail_user)
+    try:
+        yield dev
+    finally:
+        dev.close()
+
+
+@pytest.fixture
+def proxy(dovecot: DovecotServer) -> Iterator[FaultProxy]:
+    """A fault-injecting TCP proxy in front of ``dovecot``'s plain IMAP port."""
+    fault_proxy = FaultProxy(dovecot.host, _alive(dovecot).imap_port)
+    try:
+        yield fault_proxy
+    finally:
+        fault_proxy.close()

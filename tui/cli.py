@@ -1,0 +1,450 @@
+"""The ``mailtui`` command line: the TUI, headless sync, and store queries for scripts.
+
+Importing this module loads neither Textual nor the store: the headless commands (``sync``,
+``folders``, ``list``, ``--version``, ``--help``) never load Textual, and the TUI module is
+imported only when the TUI runs. docs/cli.md documents the commands, the exit statuses and
+the JSON shapes (a stable scripting interface).
+
+Exit statuses: 0 success (also a first start without a config file: the message says where
+it goes), 1 the command could not do its work (unknown folder or account, nothing synced
+yet, a command not built yet), 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, TextIO
+
+from sync.clean import clean_text
+from sync.config import Config, ConfigError, ConfigNotFound, load_config, render_example
+from sync.logsetup import configure_logging
+from sync.paths import config_path, data_dir, log_dir, store_path
+
+if TYPE_CHECKING:
+    from sync.store import FolderRow, MessageRow, Store
+
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+# Rows per keyset page when streaming a folder: output starts at once, memory stays flat.
+_PAGE: Final = 500
+
+
+class _Exit(Exception):
+    """Stop the command with ``status``, printing ``message`` (one line) to stderr."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _version() -> str:
+    from importlib import metadata  # only for --version: reading metadata costs ~15 ms
+
+    try:
+        return metadata.version("mailtui")
+    except metadata.PackageNotFoundError:  # running from a checkout that is not installed
+        return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print ``mailtui X.Y.Z`` and exit, looking the version up only then."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"mailtui {_version()}")
+        parser.exit()
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, on_command: bool) -> None:
+    """Add ``--config`` and ``--verbose`` (accepted before or after the command).
+
+    Each parser gets its own actions: argparse's ``parents=`` shares action objects, and a
+    default set on one would then leak into the others. On a command, the default is SUPPRESS,
+    so an option not repeated there keeps the value given before the command.
+    """
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS if on_command else None,
+        help="config file (default: $MAILTUI_CONFIG, then the user config dir)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if on_command else False,
+        help="log debug detail",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser (exposed for docs and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="mailtui",
+        description="A keyboard-driven terminal mail client with a live, offline-first IMAP "
+        "sync. Without a command, opens the full-screen interface.",
+    )
+    _add_global_options(parser, on_command=False)
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="print the version and exit"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _add_global_options(sub, on_command=True)
+        return sub
+
+    sync = command("sync", "sync with the server without the interface, until Ctrl-C")
+    sync.add_argument("--once", action="store_true", help="sync every account once, then exit")
+
+    folders = command("folders", "list synced folders with counts (no network)")
+    folders.add_argument("--json", action="store_true", help="print a JSON array")
+    folders.add_argument("--account", metavar="NAME", help="only this account")
+
+    listing = command("list", "list a folder's messages, newest first (no network)")
+    listing.add_argument("folder", metavar="FOLDER", help="folder name, as shown or as on server")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.add_argument("--account", metavar="NAME", help="the account holding FOLDER")
+
+    command("queue", "show changes waiting for the server (not built yet)")
+    search = command("search", "search mail (not built yet)")
+    search.add_argument("query", metavar="QUERY")
+    command("demo", "try mailtui on a local demo server (not built yet)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mailtui`` command with ``argv`` (default: ``sys.argv[1:]``); return its status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: argparse already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return _dispatch(args)
+    except _Exit as stop:
+        print(f"mailtui: {stop.message}", file=sys.stderr)
+        return stop.status
+    except ConfigError as exc:
+        print(f"mailtui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``mailtui list INBOX | head``): stop quietly, and keep Python
+        # from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command: str | None = args.command
+    if command is None:
+        return _run_tui(args)
+    if command == "sync":
+        return _run_sync(args)
+    if command in ("folders", "list"):
+        import asyncio  # here, not at the top: --version and --help start faster without it
+
+        run = _folders if command == "folders" else _list
+        return asyncio.run(run(_optional_config(args), args))
+    # Not built yet: say so in one line, fail, and do nothing else.
+    raise _Exit(EXIT_FAILURE, f"'{command}' is not built yet")
+
+
+def _run_tui(args: argparse.Namespace) -> int:
+    path = config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigNotFound:
+        # A first start is not an error: say where the config goes and how it looks.
+        print(f"mailtui: no config file yet. Create {path}, for example:\n")
+        print(render_example())
+        print("Then run `mailtui sync` to fetch mail; `mailtui --help` lists the commands.")
+        return EXIT_OK
+    # Textual is imported here and only here.
+    run = _entry_point("tui.app", "run")  # run(config: Config) -> int
+    if run is None:
+        raise _Exit(
+            EXIT_FAILURE,
+            "the full-screen interface is not built yet; try 'mailtui folders' or "
+            "'mailtui list FOLDER'",
+        )
+    # The TUI owns the terminal: logs go to the file only.
+    configure_logging(log_dir(config), verbose=args.verbose, to_stderr=False)
+    status = run(config)
+    return status if isinstance(status, int) else EXIT_OK
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    # run_sync_command(config: Config, *, once: bool, verbose: bool) -> int; it sets up logging.
+    run = _entry_point("tui.sync_command", "run_sync_command")
+    if run is None:
+        raise _Exit(EXIT_FAILURE, "'sync' is not built yet")
+    path = config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigNotFound:
+        raise _Exit(
+            EXIT_USAGE, f"no config file at {path}; run 'mailtui' to see an example"
+        ) from None
+    return int(run(config, once=args.once, verbose=args.verbose))
+
+
+def _entry_point(module_name: str, attribute: str) -> Callable[..., Any] | None:
+    """Import ``module_name`` lazily and return its ``attribute``; None while it is not built.
+
+    Only the module's own absence counts as "not built": a missing dependency inside it is a
+    real error and propagates.
+    """
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return None
+    entry = getattr(module, attribute, None)
+    return entry if callable(entry) else None
+
+
+def _optional_config(args: argparse.Namespace) -> Config | None:
+    """The config if there is one: store queries need only the data dir, which has defaults."""
+    try:
+        return load_config(config_path(args.config))
+    except ConfigNotFound:
+        return None
+
+
+async def _open_store(config: Config | None) -> Store:
+    path = store_path(data_dir(config))
+    # Store.open would create an empty database: a query must not leave one behind.
+    if not path.is_file():
+        raise _Exit(EXIT_FAILURE, "nothing synced yet; run 'mailtui sync'")
+    from sync.store import Store, StoreError
+
+    try:
+        return await Store.open(path)
+    except (StoreError, sqlite3.DatabaseError) as exc:  # newer schema, not a database...
+        raise _Exit(EXIT_FAILURE, f"cannot open the store {path}: {exc}") from None
+
+
+async def _folders(config: Config | None, args: argparse.Namespace) -> int:
+    store = await _open_store(config)
+    try:
+        accounts = {account.id: account.name for account in await store.accounts()}
+        if args.account is not None and args.account not in accounts.values():
+            raise _Exit(EXIT_FAILURE, _unknown_account(args.account, accounts.values()))
+        rows = [
+            folder
+            for folder in await store.folders()
+            if args.account is None or accounts.get(folder.account_id) == args.account
+        ]
+    finally:
+        await store.close()
+    out = sys.stdout
+    if args.json:
+        _write_json_array(out, (_folder_json(accounts[row.account_id], row) for row in rows))
+        return EXIT_OK
+    table = [
+        (
+            clean_text(accounts[row.account_id]),
+            clean_text(row.display_name),
+            str(row.unread),
+            str(row.total),
+            clean_text(row.special_use or ""),
+        )
+        for row in rows
+    ]
+    header = ("ACCOUNT", "FOLDER", "UNREAD", "TOTAL", "ROLE")
+    widths = [max(_cells(line[i]) for line in [header, *table]) for i in range(len(header))]
+    for line in [header, *table]:
+        cells = [
+            cell.rjust(width) if i in (2, 3) else _fit(cell, width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+    return EXIT_OK
+
+
+def _folder_json(account: str, row: FolderRow) -> dict[str, Any]:
+    return {
+        "account": account,
+        "name": row.name,
+        "display_name": row.display_name,
+        "special_use": row.special_use,
+        "total": row.total,
+        "unread": row.unread,
+    }
+
+
+def _unknown_account(name: str, known: Iterable[str]) -> str:
+    names = ", ".join(sorted(known)) or "none synced yet"
+    return f"no account named {clean_text(name)!r} (accounts: {names})"
+
+
+async def _find_folder(store: Store, name: str, account: str | None) -> FolderRow:
+    """Resolve ``name`` as the server spells it, or as shown; INBOX in any case (RFC 3501 §5.1)."""
+    accounts = {row.id: row.name for row in await store.accounts()}
+    if account is not None and account not in accounts.values():
+        raise _Exit(EXIT_FAILURE, _unknown_account(account, accounts.values()))
+    folders = [
+        folder
+        for folder in await store.folders()
+        if account is None or accounts.get(folder.account_id) == account
+    ]
+    tiers: tuple[Callable[[FolderRow], bool], ...] = (
+        lambda f: f.name == name,
+        lambda f: f.display_name == name,
+        lambda f: name.upper() == "INBOX" and f.name.upper() == "INBOX",
+        lambda f: f.display_name.casefold() == name.casefold(),
+    )
+    for matches_tier in tiers:
+        found = [folder for folder in folders if matches_tier(folder)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            where = ", ".join(sorted({accounts[f.account_id] for f in found}))
+            raise _Exit(
+                EXIT_FAILURE,
+                f"folder {clean_text(name)!r} is in several accounts ({where}); "
+                "choose one with --account NAME",
+            )
+    scope = f" in account {clean_text(account)!r}" if account else ""
+    raise _Exit(
+        EXIT_FAILURE, f"no folder {clean_text(name)!r}{scope}; 'mailtui folders' lists them"
+    )
+
+
+async def _list(config: Config | None, args: argparse.Namespace) -> int:
+    store = await _open_store(config)
+    try:
+        folder = await _find_folder(store, args.folder, args.account)
+        out = sys.stdout
+        if args.json:
+            out.write("[")
+        width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else None
+        first = True
+        after = None
+        while True:
+            # Keyset paging, newest first; only one page is ever held.
+            rows = await store.page(folder.id, after=after, limit=_PAGE)
+            for row in rows:
+                if args.json:
+                    out.write(("\n" if first else ",\n") + json.dumps(_message_json(row)))
+                else:
+                    if first:
+                        out.write(_row_line(None, width))
+                    out.write(_row_line(row, width))
+                first = False
+            out.flush()
+            if len(rows) < _PAGE:
+                break
+            after = rows[-1].sort_key
+        if args.json:
+            out.write("]\n" if first else "\n]\n")
+        out.flush()
+    finally:
+        await store.close()
+    return EXIT_OK
+
+
+def _iso_date(epoch: int) -> str | None:
+    try:
+        return datetime.fromtimestamp(epoch, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _message_json(row: MessageRow) -> dict[str, Any]:
+    return {
+        "uid": row.uid,
+        "message_id": row.message_id,
+        "subject": row.subject,
+        "from": {"name": row.from_name or None, "email": row.from_addr or None},
+        "date": _iso_date(row.date),
+        "flags": list(row.flags),
+        "size": row.size,
+    }
+
+
+def _row_line(row: MessageRow | None, width: int | None) -> str:
+    """One human table line (the header when ``row`` is None); text cleaned for the terminal."""
+    if row is None:
+        uid, date, marks, sender, subject = "UID", "DATE", "FLAG", "FROM", "SUBJECT"
+    else:
+        uid = str(row.uid)
+        try:
+            date = datetime.fromtimestamp(row.date).strftime("%Y-%m-%d %H:%M")
+        except (OverflowError, OSError, ValueError):
+            date = "?"
+        marks = (
+            ("N" if not row.seen else " ")
+            + ("!" if row.flagged else " ")
+            + ("r" if row.answered else " ")
+            + ("@" if row.has_attachment else " ")
+        )
+        sender = clean_text(row.from_name or row.from_addr)
+        subject = clean_text(row.subject) or "(no subject)"
+    line = f"{uid:>8}  {date:<16}  {marks:<4}  {_fit(sender, 24)}  "
+    if width is not None:
+        subject = _fit(subject, max(width - _cells(line) - 1, 10)).rstrip()
+    return (line + subject).rstrip() + "\n"
+
+
+def _char_cells(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _cells(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (CJK, emoji) characters take two."""
+    return sum(_char_cells(char) for char in text)
+
+
+def _fit(text: str, cells: int) -> str:
+    """``text`` cut (with an ellipsis) or padded to exactly ``cells`` terminal columns."""
+    if _cells(text) > cells:
+        kept, used = [], 0
+        for char in text:
+            width = _char_cells(char)
+            if used + width > cells - 1:
+                break
+            kept.append(char)
+            used += width
+        text = "".join(kept) + "…"
+    return text + " " * (cells - _cells(text))
+
+
+def _write_json_array(out: TextIO, items: Any) -> None:
+    # ASCII-only JSON: a script gets every character back, a terminal gets no raw controls.
+    out.write("[")
+    first = True
+    for item in items:
+        out.write(("\n" if first else ",\n") + json.dumps(item))
+        first = False
+    out.write("]\n" if first else "\n]\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Typed rows that go into the store (what sync writes) and come out of it (what the UI reads).
+
+All are frozen slots dataclasses: cheap to build for one page, never kept for a whole folder
+(whole-folder reads return compact ``array('q')`` columns instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AccountRow",
+    "FolderMarks",
+    "FolderRow",
+    "MessageRecord",
+    "MessageRow",
+    "OutgoingMessage",
+    "PendingOperation",
+    "SortKey",
+    "has_flag",
+]
+
+
+def has_flag(flags: tuple[str, ...], flag: str) -> bool:
+    """Whether ``flag`` is in ``flags``, compared case-insensitively (RFC 3501 2.3.2)."""
+    wanted = flag.lower()
+    return any(f.lower() == wanted for f in flags)
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """A position in a folder's list order: arrival time (INTERNALDATE), then UID."""
+
+    sort_value: int
+    uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """One configured account."""
+
+    id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class FolderMarks:
+    """A folder's server state and sync progress, committed with the batch it describes.
+
+    ``uidvalidity``/``uidnext`` as SELECT reports them (RFC 3501 2.3.1.1, 7.1); ``highestmodseq``
+    for CONDSTORE/QRESYNC resyncs (RFC 7162 3.1.2.1, 3.2.5).
+
+    ``synced_low_uid``/``synced_high_uid`` bound the UID range known to be complete in the store:
+    a newest-first first sync lowers ``synced_low_uid`` batch by batch, so a crash resumes below
+    it. ``last_full_sync`` is the epoch second of the last complete reconciliation.
+    """
+
+    uidvalidity: int | None = None
+    uidnext: int | None = None
+    highestmodseq: int | None = None
+    synced_low_uid: int | None = None
+    synced_high_uid: int | None = None
+    last_full_sync: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FolderRow:
+    """A folder with its counts and marks, as the folder list and the sync engine read it."""
+
+    id: int
+    account_id: int
+    name: str
+    display_name: str
+    delimiter: str | None
+    special_use: str | None
+    attributes: tuple[str, ...]
+    subscribed: bool
+    total: int
+    unread: int
+    marks: FolderMarks
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One message's list-row data as sync writes it (header strings raw, not yet cleaned).
+
+    ``date`` and ``internaldate`` are epoch seconds; ``flags`` as the server spells them;
+    ``to``/``cc`` are display strings ("Name <a@b>, ..."); ``references`` the raw header.
+    """
+
+    uid: int
+    message_id: str | None
+    subject: str
+    from_name: str
+    from_addr: str
+    to: str
+    cc: str
+    date: int
+    internaldate: int
+    size: int
+    flags: tuple[str, ...]
+    modseq: int | None
+    has_attachment: bool
+    in_reply_to: str | None
+    references: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One message as a list row or the reader needs it."""
+
+    folder_id: int
+    uid: int
+    message_id: str | None
+    subject: str
+    from_name: str
+    from_addr: str
+    to: str
+    cc: str
+    date: int
+    internaldate: int
+    size: int
+    flags: tuple[str, ...]
+    modseq: int | None
+    has_attachment: bool
+    in_reply_to: str | None
+    references: str | None
+    seen: bool
+    flagged: bool
+    has_body: bool
+
+    @property
+    def sort_key(self) -> SortKey:
+        """This row's position in list order (pass it as ``after=`` for the next page)."""
+        return SortKey(self.internaldate, self.uid)
+
+    @property
+    def answered(self) -> bool:
+        """Whether the message carries ``\\Answered``."""
+        return has_flag(self.flags, "\\Answered")
+
+    @property
+    def draft(self) -> bool:
+        """Whether the message carries ``\\Draft``."""
+        return has_flag(self.flags, "\\Draft")
+
+    @property
+    def deleted(self) -> bool:
+        """Whether the message carries ``\\Deleted`` (marked, not yet expunged)."""
+        return has_flag(self.flags, "\\Deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOperation:
+    """A local change waiting to reach the server (replayed in ``id`` order).
+
+    ``folder_name`` is the server name at the time it was queued: the folder may be renamed or
+    deleted before the operation goes out (``folder_id`` then becomes None). ``payload`` is
+    JSON text whose meaning depends on ``kind``; the operations code owns both.
+    """
+
+    id: int
+    account_id: int
+    kind: str
+    folder_id: int | None
+    folder_name: str | None
+    payload: str
+    created_at: int
+    attempts: int
+    last_error: str | None
+    failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A message in the outbox, kept until the SMTP server accepted it."""
+
+    id: int
+    account_id: int
+    raw: bytes
+    envelope_from: str
+    recipients: tuple[str, ...]
+    created_at: int
+    attempts: int
+    next_attempt_at: int | None
+    last_error: str | None
+    failed: bool

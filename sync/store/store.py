@@ -1,0 +1,961 @@
+"""The local store: the one source of truth that sync writes and the UI reads.
+
+One writer connection, owned here, takes every write through a unit of work (``Store.write``)
+that commits atomically and then announces what changed as typed events. Reads go through a
+second, read-only connection: in WAL mode it sees only committed data and never waits behind a
+long write batch. No SQL lives outside this package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from array import array
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from sync.events import EventBus
+from sync.store.events import (
+    BodyStored,
+    ExternalChange,
+    FolderCountsChanged,
+    FoldersChanged,
+    MessagesChanged,
+    OperationsChanged,
+    StoreEvent,
+)
+from sync.store.records import (
+    AccountRow,
+    FolderMarks,
+    FolderRow,
+    MessageRecord,
+    MessageRow,
+    OutgoingMessage,
+    PendingOperation,
+    SortKey,
+    has_flag,
+)
+from sync.store.schema import MIGRATIONS, StoreError, apply_migrations
+
+__all__ = ["Store", "StoreWriter"]
+
+_BUSY_TIMEOUT_MS = 10_000
+
+_MESSAGE_COLUMNS = (
+    "folder_id, uid, message_id, subject, from_name, from_addr, to_addrs, cc_addrs, date,"
+    " internaldate, size, flags, modseq, has_attachment, in_reply_to, refs, seen, flagged,"
+    " body_hash IS NOT NULL"
+)
+_FOLDER_COLUMNS = (
+    "id, account_id, name, display_name, delimiter, special_use, attributes, subscribed, total,"
+    " unread, uidvalidity, uidnext, highestmodseq, synced_low_uid, synced_high_uid, last_full_sync"
+)
+
+# New rows: a plain INSERT (an upsert costs an extra key probe per row). A row whose Message-ID
+# and size match a body kept from before (moved, or re-UIDed after a UIDVALIDITY change) gets
+# that body back at once. Numbered parameters so the subquery can reuse ?4 and ?12.
+_INSERT_MESSAGE = """
+INSERT INTO messages (
+    folder_id, uid, sort_value, message_id, subject, from_name, from_addr, to_addrs, cc_addrs,
+    date, internaldate, size, flags, seen, flagged, modseq, has_attachment, in_reply_to, refs,
+    body_hash
+) VALUES (
+    ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+    (SELECT hash FROM bodies WHERE message_id = ?4 AND size = ?12 LIMIT 1)
+)
+"""
+
+# Existing rows: rewritten only when something differs, so a no-change resync writes no pages
+# and total_changes() tells whether anything was really updated.
+_UPDATE_MESSAGE = """
+UPDATE messages SET
+    sort_value = ?3, message_id = ?4, subject = ?5, from_name = ?6, from_addr = ?7,
+    to_addrs = ?8, cc_addrs = ?9, date = ?10, internaldate = ?11, size = ?12, flags = ?13,
+    seen = ?14, flagged = ?15, modseq = coalesce(?16, modseq), has_attachment = ?17,
+    in_reply_to = ?18, refs = ?19
+WHERE folder_id = ?1 AND uid = ?2 AND (
+    (sort_value, message_id, subject, from_name, from_addr, to_addrs, cc_addrs, date,
+     internaldate, size, flags, has_attachment, in_reply_to, refs)
+    IS NOT (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?17, ?18, ?19)
+    OR (?16 IS NOT NULL AND modseq IS NOT ?16)
+)
+"""
+
+# ``uid IN (json_each)`` keeps the primary-key probe per UID; a JOIN on json_each lets the
+# planner scan the whole folder once per UID instead.
+_EXISTING_UIDS = (
+    "SELECT uid FROM messages WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?))"
+)
+_CURRENT_FLAGS = (
+    "SELECT uid, flags, modseq FROM messages"
+    " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?))"
+)
+_SET_FLAGS = (
+    "UPDATE messages SET flags = ?, seen = ?, flagged = ?, modseq = coalesce(?, modseq)"
+    " WHERE folder_id = ? AND uid = ?"
+)
+
+# RFC 3501 2.3.2: flags are case-insensitive atoms; kept sorted and de-duplicated so the same
+# set always compares equal and a no-change resync is a no-op.
+
+
+def _flags_text(flags: Iterable[str]) -> str:
+    return " ".join(sorted(set(flags)))
+
+
+@lru_cache(maxsize=4096)
+def _flag_columns(flags: tuple[str, ...]) -> tuple[str, bool, bool]:
+    # A folder has few distinct flag sets: analyse each once, not once per message.
+    return _flags_text(flags), has_flag(flags, "\\Seen"), has_flag(flags, "\\Flagged")
+
+
+def _message_params(folder_id: int, record: MessageRecord) -> tuple[object, ...]:
+    flags_text, seen, flagged = _flag_columns(record.flags)
+    return (
+        folder_id,
+        record.uid,
+        record.internaldate,
+        record.message_id,
+        record.subject,
+        record.from_name,
+        record.from_addr,
+        record.to,
+        record.cc,
+        record.date,
+        record.internaldate,
+        record.size,
+        flags_text,
+        seen,
+        flagged,
+        record.modseq,
+        record.has_attachment,
+        record.in_reply_to,
+        record.references,
+    )
+
+
+def _message_row(row: sqlite3.Row | tuple[Any, ...]) -> MessageRow:
+    return MessageRow(
+        folder_id=row[0],
+        uid=row[1],
+        message_id=row[2],
+        subject=row[3],
+        from_name=row[4],
+        from_addr=row[5],
+        to=row[6],
+        cc=row[7],
+        date=row[8],
+        internaldate=row[9],
+        size=row[10],
+        flags=tuple(row[11].split()),
+        modseq=row[12],
+        has_attachment=bool(row[13]),
+        in_reply_to=row[14],
+        references=row[15],
+        seen=bool(row[16]),
+        flagged=bool(row[17]),
+        has_body=bool(row[18]),
+    )
+
+
+def _folder_row(row: sqlite3.Row | tuple[Any, ...]) -> FolderRow:
+    return FolderRow(
+        id=row[0],
+        account_id=row[1],
+        name=row[2],
+        display_name=row[3],
+        delimiter=row[4],
+        special_use=row[5],
+        attributes=tuple(row[6].split()),
+        subscribed=bool(row[7]),
+        total=row[8],
+        unread=row[9],
+        marks=FolderMarks(
+            uidvalidity=row[10],
+            uidnext=row[11],
+            highestmodseq=row[12],
+            synced_low_uid=row[13],
+            synced_high_uid=row[14],
+            last_full_sync=row[15],
+        ),
+    )
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing database file (and data directory) readable by the user only.
+
+    Mail is private; SQLite gives the -wal and -shm files the database file's permissions.
+    An empty file is a valid empty database.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+class _FolderChanges:
+    """Net message changes of one folder within a unit of work."""
+
+    __slots__ = ("added", "removed", "updated")
+
+    def __init__(self) -> None:
+        self.added: set[int] = set()
+        self.removed: set[int] = set()
+        self.updated: set[int] = set()
+
+    def add(self, uids: Iterable[int]) -> None:
+        for uid in uids:
+            if uid in self.removed:  # removed then re-added: it existed before and after
+                self.removed.discard(uid)
+                self.updated.add(uid)
+            else:
+                self.added.add(uid)
+
+    def remove(self, uids: Iterable[int]) -> None:
+        for uid in uids:
+            self.updated.discard(uid)
+            if uid in self.added:  # added then removed: never visible outside
+                self.added.discard(uid)
+            else:
+                self.removed.add(uid)
+
+    def update(self, uids: Iterable[int]) -> None:
+        self.updated.update(uid for uid in uids if uid not in self.added)
+
+    def event(self, folder_id: int) -> MessagesChanged | None:
+        if not (self.added or self.removed or self.updated):
+            return None
+        return MessagesChanged(
+            folder_id,
+            added=tuple(sorted(self.added)),
+            removed=tuple(sorted(self.removed)),
+            updated=tuple(sorted(self.updated)),
+        )
+
+
+class StoreWriter:
+    """One unit of work on the writer connection; obtained from ``Store.write()`` only.
+
+    Everything done through it commits together, and its events are published after the
+    commit. It is unusable once its ``async with`` block has ended.
+    """
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._open = True
+        self._messages: dict[int, _FolderChanges] = {}
+        self._counted: set[int] = set()
+        self._accounts: set[int] = set()
+        self._operations: set[int] = set()
+        self._bodies: list[BodyStored] = []
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _check(self) -> aiosqlite.Connection:
+        if not self._open:
+            raise StoreError("this unit of work has ended; open a new one with store.write()")
+        return self._db
+
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        async with self._check().execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        async with self._check().execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _total_changes(self) -> int:
+        row = await self._one("SELECT total_changes()")
+        return int(row[0])
+
+    def _changes(self, folder_id: int) -> _FolderChanges:
+        self._counted.add(folder_id)
+        changes = self._messages.get(folder_id)
+        if changes is None:
+            changes = self._messages[folder_id] = _FolderChanges()
+        return changes
+
+    # -- accounts and folders --------------------------------------------------------------
+
+    async def ensure_account(self, name: str, email: str) -> int:
+        """Return the id of the account ``name``, creating it (or updating its email)."""
+        rows = await self._rows(
+            "INSERT INTO accounts (name, email) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET"
+            " email = excluded.email WHERE email IS NOT excluded.email RETURNING id",
+            (name, email),
+        )
+        if rows:
+            self._accounts.add(int(rows[0][0]))
+            return int(rows[0][0])
+        row = await self._one("SELECT id FROM accounts WHERE name = ?", (name,))
+        return int(row[0])
+
+    async def upsert_folder(
+        self,
+        account_id: int,
+        name: str,
+        *,
+        display_name: str,
+        delimiter: str | None,
+        special_use: str | None,
+        attributes: Sequence[str] = (),
+        subscribed: bool = True,
+    ) -> int:
+        """Create or update the folder ``name`` (spelled as the server does); return its id."""
+        params = (
+            account_id,
+            name,
+            display_name,
+            delimiter,
+            special_use,
+            " ".join(attributes),
+            subscribed,
+        )
+        rows = await self._rows(
+            "INSERT INTO folders (account_id, name, display_name, delimiter, special_use,"
+            " attributes, subscribed) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (account_id, name) DO UPDATE SET display_name = excluded.display_name,"
+            " delimiter = excluded.delimiter, special_use = excluded.special_use,"
+            " attributes = excluded.attributes, subscribed = excluded.subscribed"
+            " WHERE (display_name, delimiter, special_use, attributes, subscribed) IS NOT"
+            " (excluded.display_name, excluded.delimiter, excluded.special_use,"
+            " excluded.attributes, excluded.subscribed)"
+            " RETURNING id",
+            params,
+        )
+        if rows:
+            self._accounts.add(account_id)
+            return int(rows[0][0])
+        row = await self._one(
+            "SELECT id FROM folders WHERE account_id = ? AND name = ?", (account_id, name)
+        )
+        return int(row[0])
+
+    async def rename_folder(self, folder_id: int, new_name: str, display_name: str) -> None:
+        """Rename a folder in place: its messages, bodies and marks stay with it."""
+        rows = await self._rows(
+            "UPDATE folders SET name = ?, display_name = ? WHERE id = ? RETURNING account_id",
+            (new_name, display_name, folder_id),
+        )
+        if not rows:
+            raise StoreError(f"no folder with id {folder_id}")
+        self._accounts.add(int(rows[0][0]))
+
+    async def delete_folder(self, folder_id: int) -> None:
+        """Delete a folder and its messages (bodies stay until ``prune_bodies``)."""
+        rows = await self._rows(
+            "DELETE FROM folders WHERE id = ? RETURNING account_id", (folder_id,)
+        )
+        if rows:
+            self._accounts.add(int(rows[0][0]))
+            self._messages.pop(folder_id, None)
+            self._counted.discard(folder_id)
+
+    async def set_folder_marks(self, folder_id: int, marks: FolderMarks) -> None:
+        """Record a folder's server state and sync progress (commits with this unit's batch).
+
+        Marks are sync bookkeeping, not display: no event is published for them.
+        """
+        rows = await self._rows(
+            "UPDATE folders SET uidvalidity = ?, uidnext = ?, highestmodseq = ?,"
+            " synced_low_uid = ?, synced_high_uid = ?, last_full_sync = ? WHERE id = ?"
+            " RETURNING id",
+            (
+                marks.uidvalidity,
+                marks.uidnext,
+                marks.highestmodseq,
+                marks.synced_low_uid,
+                marks.synced_high_uid,
+                marks.last_full_sync,
+                folder_id,
+            ),
+        )
+        if not rows:
+            raise StoreError(f"no folder with id {folder_id}")
+
+    async def reset_folder(self, folder_id: int, uidvalidity: int) -> None:
+        """Forget a folder's messages and marks after a UIDVALIDITY change (RFC 3501 2.3.1.1).
+
+        Bodies are kept by content: messages upserted again with the same Message-ID and size
+        get their bodies back without a download.
+        """
+        await self.set_folder_marks(folder_id, FolderMarks(uidvalidity=uidvalidity))
+        rows = await self._rows(
+            "DELETE FROM messages WHERE folder_id = ? RETURNING uid", (folder_id,)
+        )
+        self._changes(folder_id).remove(row[0] for row in rows)
+
+    # -- messages --------------------------------------------------------------------------
+
+    async def upsert_messages(self, folder_id: int, records: Sequence[MessageRecord]) -> None:
+        """Insert or update message rows keyed by (folder, UID); the last record of a UID wins.
+
+        A new row whose Message-ID and size match a kept body is linked to it at once.
+        """
+        if not records:
+            return
+        db = self._check()
+        by_uid = {record.uid: record for record in records}
+        existing = await self._existing_uids(folder_id, by_uid)
+        new_rows = [
+            _message_params(folder_id, r) for uid, r in by_uid.items() if uid not in existing
+        ]
+        changes = self._changes(folder_id)
+        if new_rows:
+            await db.executemany(_INSERT_MESSAGE, new_rows)
+            changes.add(uid for uid in by_uid if uid not in existing)
+        if existing:
+            before = await self._total_changes()
+            await db.executemany(
+                _UPDATE_MESSAGE, [_message_params(folder_id, by_uid[uid]) for uid in existing]
+            )
+            # Existing rows are reported only when at least one was really rewritten.
+            if await self._total_changes() != before:
+                changes.update(existing)
+
+    async def _existing_uids(self, folder_id: int, uids: Collection[int]) -> set[int]:
+        low, high = min(uids), max(uids)
+        # Sync writes dense UID ranges that are usually all new: one range count proves it.
+        row = await self._one(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ?)",
+            (folder_id, low, high),
+        )
+        if not row[0]:
+            return set()
+        rows = await self._rows(_EXISTING_UIDS, (folder_id, json.dumps(list(uids))))
+        return {row[0] for row in rows}
+
+    async def set_flags(
+        self, folder_id: int, updates: Iterable[tuple[int, Sequence[str], int | None]]
+    ) -> None:
+        """Replace the flags (and MODSEQ, when given) of messages; unknown UIDs are ignored."""
+        wanted = {uid: (_flags_text(flags), modseq) for uid, flags, modseq in updates}
+        if not wanted:
+            return
+        current = await self._rows(_CURRENT_FLAGS, (folder_id, json.dumps(list(wanted))))
+        params: list[tuple[object, ...]] = []
+        changed: list[int] = []
+        for uid, flags_text, modseq in current:
+            new_flags, new_modseq = wanted[uid]
+            if new_flags == flags_text and (new_modseq is None or new_modseq == modseq):
+                continue  # unchanged: no write, no event
+            _, seen, flagged = _flag_columns(tuple(new_flags.split()))
+            params.append((new_flags, seen, flagged, new_modseq, folder_id, uid))
+            changed.append(uid)
+        if params:
+            await self._check().executemany(_SET_FLAGS, params)
+            self._changes(folder_id).update(changed)
+
+    async def remove_messages(self, folder_id: int, uids: Iterable[int]) -> None:
+        """Remove messages (expunged or moved away); their bodies are kept by content."""
+        uid_list = list(uids)
+        if not uid_list:
+            return
+        rows = await self._rows(
+            "DELETE FROM messages WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?))"
+            " RETURNING uid",
+            (folder_id, json.dumps(uid_list)),
+        )
+        self._changes(folder_id).remove(row[0] for row in rows)
+
+    # -- bodies ----------------------------------------------------------------------------
+
+    async def store_body(self, folder_id: int, uid: int, raw: bytes) -> bool:
+        """Keep a message's raw body; return False when the message is no longer stored.
+
+        Other rows of the same message (same Message-ID and size, e.g. a copy in another
+        folder) that lack a body are linked to it as well.
+        """
+        row = await self._one(
+            "SELECT message_id, size FROM messages WHERE folder_id = ? AND uid = ?",
+            (folder_id, uid),
+        )
+        if row is None:
+            return False
+        message_id, size = row[0], row[1]
+        digest = hashlib.sha256(raw).digest()
+        await self._rows(
+            "INSERT INTO bodies (hash, message_id, size, raw, stored_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (hash) DO NOTHING",
+            (digest, message_id, size, raw, int(time.time())),
+        )
+        await self._rows(
+            "UPDATE messages SET body_hash = ? WHERE folder_id = ? AND uid = ?",
+            (digest, folder_id, uid),
+        )
+        self._bodies.append(BodyStored(folder_id, uid))
+        if message_id is not None:
+            twins = await self._rows(
+                "UPDATE messages SET body_hash = ? WHERE message_id = ? AND size = ?"
+                " AND body_hash IS NULL RETURNING folder_id, uid",
+                (digest, message_id, size),
+            )
+            self._bodies.extend(BodyStored(twin[0], twin[1]) for twin in twins)
+        return True
+
+    async def relink_bodies(self, folder_id: int) -> int:
+        """Link bodiless messages of a folder to kept bodies by Message-ID and size.
+
+        ``upsert_messages`` already does this for rows it inserts; this catches rows whose
+        body was stored later under another folder. Returns how many were linked.
+        """
+        rows = await self._rows(
+            "UPDATE messages SET body_hash = (SELECT b.hash FROM bodies AS b"
+            " WHERE b.message_id = messages.message_id AND b.size = messages.size LIMIT 1)"
+            " WHERE folder_id = ? AND body_hash IS NULL AND message_id IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM bodies AS b"
+            " WHERE b.message_id = messages.message_id AND b.size = messages.size)"
+            " RETURNING uid",
+            (folder_id,),
+        )
+        self._bodies.extend(BodyStored(folder_id, row[0]) for row in rows)
+        return len(rows)
+
+    async def prune_bodies(self) -> int:
+        """Delete bodies no message refers to any more; return how many went.
+
+        Call it after a full reconciliation, not between a reset and the re-fetch that would
+        re-link them.
+        """
+        rows = await self._rows(
+            "DELETE FROM bodies WHERE NOT EXISTS"
+            " (SELECT 1 FROM messages AS m WHERE m.body_hash = bodies.hash) RETURNING id"
+        )
+        return len(rows)
+
+    # -- pending operations and outbox -----------------------------------------------------
+
+    async def enqueue_operation(
+        self,
+        account_id: int,
+        kind: str,
+        *,
+        folder_id: int | None = None,
+        folder_name: str | None = None,
+        payload: str = "{}",
+    ) -> int:
+        """Queue a local change for the server; return its id (operations replay in id order).
+
+        Queue it in the same unit of work as the local change it mirrors, so a crash keeps
+        both or neither.
+        """
+        row = await self._one(
+            "INSERT INTO pending_ops (account_id, kind, folder_id, folder_name, payload,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (account_id, kind, folder_id, folder_name, payload, int(time.time())),
+        )
+        self._operations.add(account_id)
+        return int(row[0])
+
+    async def finish_operation(self, operation_id: int) -> None:
+        """Drop an operation the server has applied."""
+        await self._operation_done("pending_ops", operation_id)
+
+    async def fail_operation(self, operation_id: int, error: str, *, give_up: bool) -> None:
+        """Record a failed attempt; ``give_up`` parks it as failed (kept, shown, not retried)."""
+        rows = await self._rows(
+            "UPDATE pending_ops SET attempts = attempts + 1, last_error = ?,"
+            " state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ? RETURNING account_id",
+            (error, give_up, operation_id),
+        )
+        self._operations.update(int(row[0]) for row in rows)
+
+    async def queue_outgoing(
+        self, account_id: int, raw: bytes, envelope_from: str, recipients: Sequence[str]
+    ) -> int:
+        """Put a message in the outbox; return its id."""
+        row = await self._one(
+            "INSERT INTO outbox (account_id, raw, envelope_from, recipients, created_at)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (account_id, raw, envelope_from, json.dumps(list(recipients)), int(time.time())),
+        )
+        self._operations.add(account_id)
+        return int(row[0])
+
+    async def outgoing_sent(self, outbox_id: int) -> None:
+        """Drop an outbox message the SMTP server accepted."""
+        await self._operation_done("outbox", outbox_id)
+
+    async def outgoing_failed(
+        self, outbox_id: int, error: str, *, next_attempt_at: int | None, give_up: bool
+    ) -> None:
+        """Record a failed send; retry at ``next_attempt_at``, or park it when ``give_up``."""
+        rows = await self._rows(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+            " state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ? RETURNING account_id",
+            (error, next_attempt_at, give_up, outbox_id),
+        )
+        self._operations.update(int(row[0]) for row in rows)
+
+    async def _operation_done(self, table: str, row_id: int) -> None:
+        rows = await self._rows(f"DELETE FROM {table} WHERE id = ? RETURNING account_id", (row_id,))
+        self._operations.update(int(row[0]) for row in rows)
+
+    # -- commit ----------------------------------------------------------------------------
+
+    async def _finish(self) -> list[StoreEvent]:
+        """Bring cached counts up to date (inside the transaction); return the events."""
+        events: list[StoreEvent] = []
+        counts: list[StoreEvent] = []
+        for folder_id in sorted(self._counted):
+            changes = self._messages.get(folder_id)
+            delta = 0 if changes is None else len(changes.added) - len(changes.removed)
+            # total follows from the exact net adds and removes; unread is a range of the
+            # partial index messages_unseen (only unread rows are in it).
+            row = await self._one(
+                "SELECT total, unread,"
+                " (SELECT count(*) FROM messages WHERE folder_id = ?1 AND seen = 0)"
+                " FROM folders WHERE id = ?1",
+                (folder_id,),
+            )
+            if row is None:  # deleted in this unit
+                continue
+            total, unread = row[0] + delta, row[2]
+            if (row[0], row[1]) != (total, unread):
+                await self._rows(
+                    "UPDATE folders SET total = ?, unread = ? WHERE id = ?",
+                    (total, unread, folder_id),
+                )
+                counts.append(FolderCountsChanged(folder_id, total, unread))
+        events.extend(FoldersChanged(account_id) for account_id in sorted(self._accounts))
+        for folder_id, changes in sorted(self._messages.items()):
+            event = changes.event(folder_id)
+            if event is not None:
+                events.append(event)
+        events.extend(counts)
+        events.extend(self._bodies)
+        events.extend(OperationsChanged(account_id) for account_id in sorted(self._operations))
+        return events
+
+
+class Store:
+    """The local mail store. Open with ``await Store.open(path)``; always ``await close()``."""
+
+    def __init__(
+        self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection
+    ) -> None:
+        self.path = path
+        self.events: EventBus[StoreEvent] = EventBus()
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self._write_owner: asyncio.Task[Any] | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, *, target_version: int | None = None) -> Store:
+        """Open (creating and migrating as needed) the store at ``path``.
+
+        ``target_version`` stops migrations at that version; it exists for migration tests.
+        Raises ``StoreVersionError`` when the database is newer than this code.
+        """
+        await asyncio.to_thread(_create_private, path)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        reader: aiosqlite.Connection | None = None
+        try:
+            # WAL: readers (this process's reader, other processes) never block the writer.
+            # synchronous=NORMAL is durable across application crashes in WAL mode; a power
+            # loss may lose the last commits, which the next sync fetches again.
+            # busy_timeout first: switching to WAL needs a lock another process may hold.
+            for pragma in (
+                f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}",
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA synchronous = NORMAL",
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA temp_store = MEMORY",
+            ):
+                async with writer.execute(pragma) as cursor:
+                    result = await cursor.fetchone()
+                if pragma.startswith("PRAGMA journal_mode") and (
+                    result is None or result[0] != "wal"
+                ):
+                    raise StoreError(
+                        f"could not put {path} in WAL mode (its file system may not support"
+                        " shared memory, as network file systems often do not); use a data"
+                        " directory on a local disk"
+                    )
+            await apply_migrations(writer, MIGRATIONS, target=target_version, path=path)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            for pragma in ("PRAGMA query_only = ON", f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}"):
+                async with reader.execute(pragma):
+                    pass
+        except BaseException:
+            if reader is not None:
+                await reader.close()
+            await writer.close()
+            raise
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        """Wait for a running unit of work, then close both connections and the event bus."""
+        if self._closed:
+            return
+        async with self._write_lock:
+            self._closed = True
+            try:
+                await self._reader.close()
+            finally:
+                await self._writer.close()
+                self.events.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called."""
+        return self._closed
+
+    def _is_closed(self) -> bool:
+        return self._closed
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[StoreWriter]:
+        """A unit of work: serialised, committed atomically, rolled back on any exception.
+
+        Events are published after the commit, never after a rollback.
+        """
+        task = asyncio.current_task()
+        if task is not None and self._write_owner is task:
+            raise StoreError("store.write() is not re-entrant; reuse the open unit of work")
+        async with self._write_lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            self._write_owner = task
+            db = self._writer
+            unit = StoreWriter(db)
+            try:
+                if db.in_transaction:  # a previous rollback was interrupted
+                    await db.execute("ROLLBACK")
+                # IMMEDIATE takes the write lock now, so a concurrent writer in another
+                # process makes us wait (busy_timeout) instead of failing mid-unit.
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield unit
+                    events = await unit._finish()
+                    await db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        await db.execute("ROLLBACK")
+                    raise
+            finally:
+                unit._open = False
+                self._write_owner = None
+        for event in events:
+            self.events.publish(event)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        if self._closed:
+            raise StoreError("the store is closed")
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        if self._closed:
+            raise StoreError("the store is closed")
+        async with self._reader.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def accounts(self) -> list[AccountRow]:
+        """All accounts, in creation order."""
+        rows = await self._rows("SELECT id, name, email FROM accounts ORDER BY id")
+        return [AccountRow(row[0], row[1], row[2]) for row in rows]
+
+    async def folders(self, account_id: int | None = None) -> list[FolderRow]:
+        """Folders (of one account, or all) with their total and unread counts, by name."""
+        if account_id is None:
+            rows = await self._rows(
+                f"SELECT {_FOLDER_COLUMNS} FROM folders ORDER BY account_id, name"
+            )
+        else:
+            rows = await self._rows(
+                f"SELECT {_FOLDER_COLUMNS} FROM folders WHERE account_id = ? ORDER BY name",
+                (account_id,),
+            )
+        return [_folder_row(row) for row in rows]
+
+    async def folder(self, folder_id: int) -> FolderRow | None:
+        """One folder by id, or None."""
+        row = await self._one(f"SELECT {_FOLDER_COLUMNS} FROM folders WHERE id = ?", (folder_id,))
+        return None if row is None else _folder_row(row)
+
+    async def folder_by_name(self, account_id: int, name: str) -> FolderRow | None:
+        """One folder by its server name, or None."""
+        row = await self._one(
+            f"SELECT {_FOLDER_COLUMNS} FROM folders WHERE account_id = ? AND name = ?",
+            (account_id, name),
+        )
+        return None if row is None else _folder_row(row)
+
+    async def message(self, folder_id: int, uid: int) -> MessageRow | None:
+        """One message row, or None."""
+        row = await self._one(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE folder_id = ? AND uid = ?",
+            (folder_id, uid),
+        )
+        return None if row is None else _message_row(row)
+
+    async def messages(self, folder_id: int, uids: Iterable[int]) -> list[MessageRow]:
+        """The rows of these UIDs that exist, by ascending UID (to refresh updated rows)."""
+        rows = await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+            (folder_id, json.dumps(list(uids))),
+        )
+        return [_message_row(row) for row in rows]
+
+    async def message_count(self, folder_id: int) -> int:
+        """How many messages the folder holds (from the messages, not the cached count)."""
+        row = await self._one("SELECT count(*) FROM messages WHERE folder_id = ?", (folder_id,))
+        return int(row[0])
+
+    async def folder_uids(self, folder_id: int) -> array[int]:
+        """Every UID of the folder, ascending, as a compact ``array('q')``."""
+        rows = await self._rows(
+            "SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid", (folder_id,)
+        )
+        return array("q", [row[0] for row in rows])
+
+    async def sort_keys(self, folder_id: int) -> tuple[array[int], array[int]]:
+        """Sort values and UIDs of the whole folder, newest first, as two ``array('q')``."""
+        rows = await self._rows(
+            "SELECT sort_value, uid FROM messages WHERE folder_id = ?"
+            " ORDER BY sort_value DESC, uid DESC",
+            (folder_id,),
+        )
+        return array("q", [row[0] for row in rows]), array("q", [row[1] for row in rows])
+
+    async def page(
+        self,
+        folder_id: int,
+        *,
+        after: SortKey | None,
+        limit: int = 200,
+        newest_first: bool = True,
+    ) -> list[MessageRow]:
+        """Up to ``limit`` rows that follow ``after`` in list order (keyset paging, no OFFSET).
+
+        ``after=None`` starts at the newest (or, with ``newest_first=False``, the oldest).
+        """
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE folder_id = ?"
+        params: list[object] = [folder_id]
+        if after is not None:
+            sql += " AND (sort_value, uid) " + ("<" if newest_first else ">") + " (?, ?)"
+            params += [after.sort_value, after.uid]
+        sql += f" ORDER BY sort_value {order}, uid {order} LIMIT ?"
+        params.append(limit)
+        return [_message_row(row) for row in await self._rows(sql, params)]
+
+    async def body(self, folder_id: int, uid: int) -> bytes | None:
+        """The message's raw body if it has been fetched, else None."""
+        row = await self._one(
+            "SELECT b.raw FROM messages AS m JOIN bodies AS b ON b.hash = m.body_hash"
+            " WHERE m.folder_id = ? AND m.uid = ?",
+            (folder_id, uid),
+        )
+        return None if row is None else bytes(row[0])
+
+    async def pending_operations(
+        self, account_id: int, *, include_failed: bool = False
+    ) -> list[PendingOperation]:
+        """An account's queued operations in replay (id) order."""
+        rows = await self._rows(
+            "SELECT id, account_id, kind, folder_id, folder_name, payload, created_at, attempts,"
+            " last_error, state = 'failed' FROM pending_ops"
+            " WHERE account_id = ? AND (? OR state != 'failed') ORDER BY id",
+            (account_id, include_failed),
+        )
+        return [
+            PendingOperation(
+                id=row[0],
+                account_id=row[1],
+                kind=row[2],
+                folder_id=row[3],
+                folder_name=row[4],
+                payload=row[5],
+                created_at=row[6],
+                attempts=row[7],
+                last_error=row[8],
+                failed=bool(row[9]),
+            )
+            for row in rows
+        ]
+
+    async def outbox(
+        self, account_id: int, *, include_failed: bool = False
+    ) -> list[OutgoingMessage]:
+        """An account's outbox in queue order."""
+        rows = await self._rows(
+            "SELECT id, account_id, raw, envelope_from, recipients, created_at, attempts,"
+            " next_attempt_at, last_error, state = 'failed' FROM outbox"
+            " WHERE account_id = ? AND (? OR state != 'failed') ORDER BY id",
+            (account_id, include_failed),
+        )
+        return [
+            OutgoingMessage(
+                id=row[0],
+                account_id=row[1],
+                raw=bytes(row[2]),
+                envelope_from=row[3],
+                recipients=tuple(json.loads(row[4])),
+                created_at=row[5],
+                attempts=row[6],
+                next_attempt_at=row[7],
+                last_error=row[8],
+                failed=bool(row[9]),
+            )
+            for row in rows
+        ]
+
+    # -- other processes -------------------------------------------------------------------
+
+    async def _data_version(self) -> int:
+        # On the writer connection: its data_version moves only when *another* connection
+        # commits (our own commits do not), which is exactly "another process wrote".
+        async with self._writer.execute("PRAGMA data_version") as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def watch_external(self, interval: float = 0.2) -> None:
+        """Publish ``ExternalChange()`` whenever another connection commits; run until closed.
+
+        Meant to run in its owner's TaskGroup; returns when the store closes.
+        """
+        if self._closed:
+            return
+        last = await self._data_version()
+        while True:
+            await asyncio.sleep(interval)
+            if self._is_closed():  # a call, so the check is not narrowed away across awaits
+                return
+            try:
+                current = await self._data_version()
+            except (ValueError, sqlite3.ProgrammingError):  # closed between check and query
+                return
+            if current != last:
+                last = current
+                self.events.publish(ExternalChange())

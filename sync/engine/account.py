@@ -1,0 +1,645 @@
+"""One account's sync: connections, folder discovery, live watching, reconnects.
+
+Connections (a small pool per account):
+- the *worker* runs every command that changes or reads mailbox state: folder list, folder
+  reconciliation (``FolderSynchronizer``), and (with ``sync.ops``) queued local operations;
+- the *watcher* only listens: with NOTIFY (RFC 5465) it hears about every folder of the
+  account through STATUS and LIST responses while it IDLEs; without NOTIFY it IDLEs on INBOX
+  (RFC 2177) and a poll (LIST + reconciliation, every ``poll_interval``) covers the rest;
+- without NOTIFY, a third connection IDLEs on the folder the UI shows when that is not INBOX.
+
+IDLE is renewed every 25 minutes, before the 29 minutes after which RFC 2177 §3 lets servers
+drop an idle client. Any dropped connection ends the session; ``run_live`` reconnects with
+exponential backoff and jitter and tells the UI through ``ConnectionStateChanged``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sync.config import AccountConfig, Config
+from sync.credentials import CredentialError, resolve_secret
+from sync.engine.bodies import BodyPrefetcher, Prefetch
+from sync.engine.events import ConnectionPhase, ConnectionStateChanged, EngineEvent
+from sync.engine.folder_sync import FolderSynchronizer, ServerFeatures
+from sync.events import EventBus, Subscription
+from sync.imap import (
+    Disconnected,
+    Exists,
+    Expunge,
+    FetchResult,
+    ImapClient,
+    ImapCommandError,
+    ImapDisconnected,
+    ImapError,
+    ImapSecurityError,
+    ListEntry,
+    MailboxStatus,
+    Unsolicited,
+    Vanished,
+    decode_mailbox,
+)
+from sync.store import FolderRow, Store
+from sync.store.events import ExternalChange, OperationsChanged
+
+__all__ = [
+    "AccountFatalError",
+    "AccountSync",
+    "SyncSettings",
+    "guess_special_use",
+    "is_syncable",
+]
+
+log = logging.getLogger(__name__)
+
+_FOLDER_LIST = -1  # a job meaning "refresh the folder list" in the worker's queue
+_REPLAY = -2  # a job meaning "replay the queue of local operations"
+_NOTIFY_SPEC = "(PERSONAL (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))"
+
+# Servers without SPECIAL-USE (RFC 6154): the names clients have long agreed on.
+_SPECIAL_BY_NAME = {
+    "sent": "\\Sent",
+    "sent items": "\\Sent",
+    "sent messages": "\\Sent",
+    "sent mail": "\\Sent",
+    "drafts": "\\Drafts",
+    "draft": "\\Drafts",
+    "trash": "\\Trash",
+    "deleted items": "\\Trash",
+    "deleted messages": "\\Trash",
+    "junk": "\\Junk",
+    "spam": "\\Junk",
+    "junk e-mail": "\\Junk",
+    "archive": "\\Archive",
+    "archives": "\\Archive",
+}
+_SPECIAL_USES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+_SPECIAL_ORDER = ("\\Drafts", "\\Sent", "\\Archive", "\\Junk", "\\Trash", "\\Flagged", "\\All")
+
+
+class OperationReplayer(Protocol):
+    """What the engine needs from the local-operations queue (``sync.ops``)."""
+
+    async def replay(self, client: ImapClient, features: ServerFeatures) -> None:
+        """Apply every pending operation of the account to the server, in order."""
+
+
+class AccountFatalError(Exception):
+    """A failure that retrying cannot fix: refused login, bad certificate, no secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """How the engine behaves; built from the config (``from_config``) or by tests."""
+
+    poll_interval: float = 60.0
+    show_all_folders: bool = False
+    idle_renew: float = 25 * 60.0
+    timeout: float = 30.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+    # Extensions to leave unused even when offered (benchmarks and fallback tests).
+    disabled_extensions: frozenset[str] = frozenset()
+    prefetch: Prefetch = "recent"
+
+    @classmethod
+    def from_config(cls, config: Config) -> SyncSettings:
+        """The settings a config file asks for."""
+        return cls(
+            poll_interval=config.poll_interval,
+            show_all_folders=config.show_all_folders,
+            prefetch=config.prefetch,
+        )
+
+
+def guess_special_use(entry: ListEntry) -> str | None:
+    """The entry's special use: from SPECIAL-USE attributes, else from well-known names."""
+    if entry.special_use:
+        return _canonical_special_use(entry.special_use)
+    for attribute in entry.attributes:
+        canonical = _canonical_special_use(attribute)
+        if canonical is not None:
+            return canonical
+    leaf = entry.name.rsplit(entry.delimiter, 1)[-1] if entry.delimiter else entry.name
+    return _SPECIAL_BY_NAME.get(leaf.lower())
+
+
+def _canonical_special_use(attribute: str) -> str | None:
+    # Cyrus sends special-use flags in lower case (shared/NOTES.md).
+    for name in _SPECIAL_USES:
+        if attribute.lower() == name.lower():
+            return name
+    return None
+
+
+def is_syncable(folder: FolderRow, *, show_all: bool) -> bool:
+    """Whether the engine keeps this folder: selectable, and subscribed unless ``show_all``."""
+    lowered = {attribute.lower() for attribute in folder.attributes}
+    if "\\noselect" in lowered or "\\nonexistent" in lowered:
+        return False
+    return show_all or folder.subscribed or folder.name.upper() == "INBOX"
+
+
+def sync_order(folders: Iterable[FolderRow]) -> list[FolderRow]:
+    """INBOX first, then special-use folders, then the rest by name."""
+
+    def key(folder: FolderRow) -> tuple[int, int, str]:
+        if folder.name.upper() == "INBOX":
+            return (0, 0, "")
+        if folder.special_use in _SPECIAL_ORDER:
+            return (1, _SPECIAL_ORDER.index(folder.special_use), folder.name)
+        return (2, 0, folder.display_name.lower())
+
+    return sorted(folders, key=key)
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
+    """Exponential backoff with full jitter: uniform in [d/2, d], d = initial * 2**attempt."""
+    ceiling = min(maximum, initial * (2 ** min(attempt, 30)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class AccountSync:
+    """Keeps one account's folders in the store mirrored with its server."""
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        store: Store,
+        settings: SyncSettings | None = None,
+        *,
+        events: EventBus[EngineEvent] | None = None,
+        secret: Callable[[], Awaitable[str]] | None = None,
+        operations: OperationReplayer | None = None,
+    ) -> None:
+        self.account = account
+        self.operations = operations
+        self.store = store
+        self.settings = settings or SyncSettings()
+        self.events: EventBus[EngineEvent] = events or EventBus()
+        self.phase = ConnectionPhase.STOPPED
+        self._secret_source = secret
+        self._secret: str | None = None
+        self._account_id: int | None = None
+        self._jobs: asyncio.Queue[int] = asyncio.Queue()
+        self._queued: set[int] = set()
+        self._viewed: int | None = None
+        self._viewed_changed = asyncio.Event()
+        self._completed_pass = False
+        self._went_online = False
+        self._pass_done = asyncio.Event()
+        self._watching = asyncio.Event()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _publish(self, event: EngineEvent) -> None:
+        self.events.publish(event)
+
+    def _set_phase(
+        self, phase: ConnectionPhase, detail: str = "", retry_in: float | None = None
+    ) -> None:
+        self.phase = phase
+        self._publish(ConnectionStateChanged(self.account.name, phase, detail, retry_in))
+
+    async def account_id(self) -> int:
+        """This account's id in the store (created on first use)."""
+        if self._account_id is None:
+            async with self.store.write() as unit:
+                self._account_id = await unit.ensure_account(self.account.name, self.account.email)
+        return self._account_id
+
+    def request_sync(self, folder_id: int) -> None:
+        """Queue a folder for reconciliation by the worker (deduplicated)."""
+        if folder_id not in self._queued:
+            self._queued.add(folder_id)
+            self._jobs.put_nowait(folder_id)
+
+    def request_folder_list(self) -> None:
+        """Queue a refresh of the folder list."""
+        self.request_sync(_FOLDER_LIST)
+
+    def watch(self, folder_id: int | None) -> None:
+        """Tell the engine which folder the user looks at (it IDLEs there without NOTIFY)."""
+        if folder_id != self._viewed:
+            self._viewed = folder_id
+            self._viewed_changed.set()
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def _get_secret(self) -> str:
+        if self._secret is None:
+            if self._secret_source is not None:
+                self._secret = await self._secret_source()
+            else:
+                try:
+                    self._secret = await resolve_secret(self.account.password_source)
+                except CredentialError as exc:
+                    raise AccountFatalError(str(exc)) from None
+        return self._secret
+
+    async def connect(self) -> tuple[ImapClient, ServerFeatures]:
+        """Open, authenticate and enable one connection; return it with the server's features.
+
+        Raises ``AccountFatalError`` for what retrying cannot fix and ``ImapError``/``OSError``
+        for what it may.
+        """
+        account = self.account
+        try:
+            client = await ImapClient.connect(
+                account.imap_host,
+                account.imap_port,
+                security=account.imap_security,
+                ca_file=account.ca_file,
+                fingerprint=account.fingerprint,
+                timeout=self.settings.timeout,
+            )
+        except ImapSecurityError as exc:
+            raise AccountFatalError(
+                f"secure connection to {account.imap_host} failed: {exc}"
+            ) from None
+        try:
+            secret = await self._get_secret()
+            caps = client.capabilities
+            try:
+                if account.password_source.is_oauth2:
+                    if "AUTH=OAUTHBEARER" in caps:
+                        await client.authenticate_oauthbearer(account.username, secret)
+                    else:
+                        await client.authenticate_xoauth2(account.username, secret)
+                elif "AUTH=PLAIN" in caps:
+                    await client.authenticate_plain(account.username, secret)
+                else:
+                    await client.login(account.username, secret)
+            except ImapCommandError as exc:
+                # A refused login is the user's to fix; hammering the server would lock the
+                # account on many providers.
+                raise AccountFatalError(
+                    f"the server refused the login for {account.username}: {exc.text}"
+                ) from None
+            except ImapSecurityError as exc:
+                raise AccountFatalError(str(exc)) from None
+            disabled = self.settings.disabled_extensions
+            offered = frozenset(c for c in client.capabilities if c not in disabled)
+            enabled: frozenset[str] = frozenset()
+            if "QRESYNC" in offered:
+                with contextlib.suppress(ImapCommandError):
+                    enabled = await client.enable("QRESYNC")
+            features = ServerFeatures.from_capabilities(offered, enabled)
+        except BaseException:
+            await client.close()
+            raise
+        return client, features
+
+    # -- one pass ----------------------------------------------------------------------------
+
+    async def sync_folder_list(self, client: ImapClient, features: ServerFeatures) -> None:
+        """Mirror the server's folder list: new, renamed, deleted folders and subscriptions.
+
+        Without OBJECTID (RFC 8474) a rename cannot be told from delete + create, except that
+        servers keep UIDVALIDITY across RENAME (RFC 3501 §6.3.5): a vanished folder whose
+        UIDVALIDITY reappears under a new name was renamed, and keeps its messages.
+        """
+        account_id = await self.account_id()
+        status_items = ("UIDVALIDITY",) if features.list_status else ()
+        entries = [
+            entry
+            for entry in await client.list_mailboxes(
+                "*", special_use=features.special_use, status_items=status_items
+            )
+            if "\\nonexistent" not in {a.lower() for a in entry.attributes}
+        ]
+        known = {folder.name: folder for folder in await self.store.folders(account_id)}
+        on_server = {entry.raw_name: entry for entry in entries}
+        gone = [folder for name, folder in known.items() if name not in on_server]
+        fresh = [entry for name, entry in on_server.items() if name not in known]
+        renamed: dict[int, ListEntry] = {}
+        if gone and fresh:
+            by_validity = {f.marks.uidvalidity: f for f in gone if f.marks.uidvalidity}
+            for entry in fresh:
+                validity = entry.status.uidvalidity if entry.status is not None else None
+                if validity is None and entry.selectable:
+                    validity = (await client.status(entry.name, ["UIDVALIDITY"])).uidvalidity
+                folder = by_validity.pop(validity, None) if validity else None
+                if folder is not None:
+                    renamed[folder.id] = entry
+        async with self.store.write() as unit:
+            for folder_id, entry in renamed.items():
+                await unit.rename_folder(folder_id, entry.raw_name, entry.name)
+            for folder in gone:
+                if folder.id not in renamed:
+                    await unit.delete_folder(folder.id)
+            for entry in entries:
+                lowered = {attribute.lower() for attribute in entry.attributes}
+                await unit.upsert_folder(
+                    account_id,
+                    entry.raw_name,
+                    display_name=entry.name,
+                    delimiter=entry.delimiter,
+                    special_use=guess_special_use(entry),
+                    attributes=tuple(sorted(entry.attributes)),
+                    subscribed="\\subscribed" in lowered or entry.name.upper() == "INBOX",
+                )
+
+    async def syncable_folders(self) -> list[FolderRow]:
+        """The folders the engine keeps, in sync order."""
+        folders = await self.store.folders(await self.account_id())
+        show_all = self.settings.show_all_folders
+        return sync_order(f for f in folders if is_syncable(f, show_all=show_all))
+
+    async def sync_all(
+        self, client: ImapClient, features: ServerFeatures, *, announce_new: bool = False
+    ) -> None:
+        """One full pass: local operations first (RFC 4549 §4: the client's changes go up
+        before the server's come down), then the folder list, then every kept folder."""
+        if self.operations is not None:
+            await self.operations.replay(client, features)
+        await self.sync_folder_list(client, features)
+        synchronizer = FolderSynchronizer(
+            client, self.store, features, account=self.account.name, publish=self._publish
+        )
+        for folder in await self.syncable_folders():
+            await self._sync_one(synchronizer, folder, announce_new=announce_new)
+
+    async def _sync_one(
+        self, synchronizer: FolderSynchronizer, folder: FolderRow, *, announce_new: bool
+    ) -> None:
+        try:
+            await synchronizer.sync(folder, announce_new=announce_new)
+        except ImapCommandError as exc:
+            # Deleted or renamed elsewhere between LIST and SELECT: the folder list will
+            # catch up; the session goes on.
+            log.info("%s: could not sync %s: %s", self.account.name, folder.name, exc)
+            self.request_folder_list()
+
+    async def run_once(self) -> None:
+        """Connect, sync every kept folder once, disconnect. Raises on any failure."""
+        self._set_phase(ConnectionPhase.CONNECTING, f"{self.account.imap_host}")
+        try:
+            client, features = await self.connect()
+        except AccountFatalError as exc:
+            self._set_phase(ConnectionPhase.FAILED, str(exc))
+            raise
+        except (ImapError, OSError) as exc:
+            self._set_phase(ConnectionPhase.OFFLINE, str(exc))
+            raise
+        self._set_phase(ConnectionPhase.ONLINE)
+        try:
+            await self.sync_all(client, features)
+            prefetcher = BodyPrefetcher(self.store, self.settings.prefetch)
+            prefetcher.schedule([folder.id for folder in await self.syncable_folders()])
+            while not prefetcher.idle:
+                await prefetcher.step(client)
+        finally:
+            await client.logout()
+            self._set_phase(ConnectionPhase.STOPPED)
+
+    # -- live --------------------------------------------------------------------------------
+
+    async def run_live(self) -> None:
+        """Sync, then stay live until cancelled, reconnecting after every failure."""
+        attempt = 0
+        try:
+            while True:
+                self._set_phase(ConnectionPhase.CONNECTING, self.account.imap_host)
+                try:
+                    await self._live_session()
+                except AccountFatalError as exc:
+                    log.warning("%s: %s", self.account.name, exc)
+                    delay = self.settings.backoff_max
+                    self._set_phase(ConnectionPhase.FAILED, str(exc), delay)
+                    self._secret = None  # the user may have fixed the password meanwhile
+                except (ImapError, OSError, TimeoutError) as exc:
+                    if self._went_online:  # a drop after a good session starts the backoff over
+                        attempt = 0
+                    delay = backoff_delay(
+                        attempt, self.settings.backoff_initial, self.settings.backoff_max
+                    )
+                    attempt += 1
+                    log.info("%s: offline (%s); retrying in %.1f s", self.account.name, exc, delay)
+                    self._set_phase(ConnectionPhase.OFFLINE, _reason(exc), delay)
+                self._went_online = False
+                await asyncio.sleep(delay)
+        finally:
+            self._set_phase(ConnectionPhase.STOPPED)
+
+    async def _live_session(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            worker, features = await self.connect()
+            stack.push_async_callback(worker.close)
+            # The watcher listens before the first pass starts, so a change made during or
+            # right after the pass is heard, not lost between the pass and the first IDLE.
+            watcher, _ = await self.connect()
+            stack.push_async_callback(watcher.close)
+            self._went_online = True
+            self._set_phase(ConnectionPhase.ONLINE)
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._work(worker, features))
+                    tasks.create_task(self._watch(watcher, features))
+                    tasks.create_task(self._follow_local_changes())
+                    if not features.notify:
+                        tasks.create_task(self._poll())
+                        tasks.create_task(self._watch_viewed(features))
+            except BaseExceptionGroup as group:
+                raise _first_error(group) from None
+            finally:
+                self._pass_done.clear()
+                self._watching.clear()
+
+    async def wait_live(self) -> None:
+        """Wait until the first pass is done and the watcher listens (tests, benchmarks)."""
+        await self._pass_done.wait()
+        await self._watching.wait()
+
+    async def _next_job(self) -> int:
+        job = await self._jobs.get()
+        self._queued.discard(job)
+        return job
+
+    async def _work(self, client: ImapClient, features: ServerFeatures) -> None:
+        await self.sync_all(client, features, announce_new=self._completed_pass)
+        self._completed_pass = True
+        self._pass_done.set()
+        synchronizer = FolderSynchronizer(
+            client, self.store, features, account=self.account.name, publish=self._publish
+        )
+        prefetcher = BodyPrefetcher(self.store, self.settings.prefetch)
+        prefetcher.schedule([folder.id for folder in await self.syncable_folders()])
+        while True:
+            if self._jobs.empty() and not prefetcher.idle:
+                # Bodies only while nothing else waits: a live change never queues behind them.
+                await prefetcher.step(client)
+                continue
+            try:
+                job = await asyncio.wait_for(self._next_job(), self.settings.idle_renew)
+            except TimeoutError:
+                await client.noop()  # keep the worker's session from timing out
+                continue
+            if job == _REPLAY:
+                if self.operations is not None:
+                    await self.operations.replay(client, features)
+                continue
+            if job == _FOLDER_LIST:
+                before = {f.id for f in await self.syncable_folders()}
+                await self.sync_folder_list(client, features)
+                for kept in await self.syncable_folders():
+                    if kept.id not in before or kept.marks.synced_high_uid is None:
+                        self.request_sync(kept.id)
+                continue
+            folder = await self.store.folder(job)
+            log.debug("%s: worker syncs %s", self.account.name, folder.name if folder else job)
+            if folder is None or not is_syncable(folder, show_all=self.settings.show_all_folders):
+                continue
+            await self._sync_one(synchronizer, folder, announce_new=True)
+            prefetcher.schedule([folder.id], newest_only=True)
+
+    async def _folder_id_by_mailbox(self, mailbox: str) -> int | None:
+        for folder in await self.store.folders(await self.account_id()):
+            if folder.display_name == mailbox or decode_mailbox(folder.name) == mailbox:
+                return folder.id
+        return None
+
+    async def _watch(self, client: ImapClient, features: ServerFeatures) -> None:
+        """Listen for changes: NOTIFY for every folder, else IDLE on INBOX."""
+        # Subscribed before NOTIFY/SELECT, so nothing the server says from then on is missed.
+        with client.unsolicited.subscribe() as heard:
+            if features.notify:
+                # RFC 5465 §5: with no mailbox selected, every change arrives as STATUS
+                # (messages or flags of a folder) or LIST (a folder created, renamed, deleted).
+                await client.notify(_NOTIFY_SPEC)
+                selected = None
+            else:
+                await client.select("INBOX", readonly=True)
+                selected = "INBOX"
+            await self._idle_forever(client, heard, selected, self._watching)
+
+    async def _watch_viewed(self, features: ServerFeatures) -> None:
+        """Without NOTIFY: IDLE on the folder the user looks at, when it is not INBOX."""
+        while True:
+            self._viewed_changed.clear()
+            folder = await self.store.folder(self._viewed) if self._viewed is not None else None
+            if folder is None or folder.name.upper() == "INBOX" or not features.idle:
+                await self._viewed_changed.wait()
+                continue
+            client, _ = await self.connect()
+            heard = client.unsolicited.subscribe()
+            try:
+                mailbox = decode_mailbox(folder.name)
+                await client.select(mailbox, readonly=True)
+                idle = asyncio.ensure_future(self._idle_forever(client, heard, mailbox))
+                changed = asyncio.ensure_future(self._viewed_changed.wait())
+                try:
+                    done, _ = await asyncio.wait(
+                        {idle, changed}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    for task in (idle, changed):
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                if idle in done:
+                    idle.result()  # re-raise the connection's failure
+            finally:
+                heard.close()
+                await client.close()
+
+    async def _idle_forever(
+        self,
+        client: ImapClient,
+        heard: Subscription[Unsolicited],
+        selected: str | None,
+        listening: asyncio.Event | None = None,
+    ) -> None:
+        """IDLE until cancelled, renewing it in time; queue a sync for whatever is heard."""
+        loop = asyncio.get_running_loop()
+        while True:
+            renew_at = loop.time() + self.settings.idle_renew
+            async with client.idle():
+                if listening is not None:
+                    listening.set()
+                while (remaining := renew_at - loop.time()) > 0:
+                    try:
+                        first = await asyncio.wait_for(heard.get(), remaining)
+                    except TimeoutError:
+                        break
+                    except StopAsyncIteration:
+                        raise ImapDisconnected("connection closed while idle") from None
+                    events = [first]
+                    while (more := heard.get_nowait()) is not None:
+                        events.append(more)
+                    for event in events:
+                        if isinstance(event, Disconnected):
+                            raise ImapDisconnected(event.reason)
+                    await self._on_events(events, selected)
+
+    async def _on_events(self, events: list[Unsolicited], selected: str | None) -> None:
+        log.debug("%s: watcher heard %s", self.account.name, events)
+        for event in events:
+            if isinstance(event, Exists | Expunge | Vanished | FetchResult):
+                selected_id = await self._folder_id_by_mailbox(selected) if selected else None
+                if selected_id is not None:
+                    self.request_sync(selected_id)
+            elif isinstance(event, MailboxStatus):
+                # NOTIFY (RFC 5465 §5.1): another folder's messages or flags changed.
+                folder_id = await self._folder_id_by_mailbox(event.mailbox)
+                if folder_id is None:
+                    self.request_folder_list()
+                else:
+                    self.request_sync(folder_id)
+            elif isinstance(event, ListEntry):
+                # NOTIFY MailboxName / SubscriptionChange (RFC 5465 §5.4, §5.5).
+                self.request_folder_list()
+
+    async def _follow_local_changes(self) -> None:
+        """Replay as soon as an operation is queued, here or by another process (a TUI that
+        leaves its changes for this ``mailtui sync``)."""
+        if self.operations is None:
+            return
+        account_id = await self.account_id()
+        with self.store.events.subscribe() as changes:
+            async for event in changes:
+                if isinstance(event, ExternalChange) or (
+                    isinstance(event, OperationsChanged) and event.account_id == account_id
+                ):
+                    self.request_sync(_REPLAY)
+
+    async def _poll(self) -> None:
+        """Without NOTIFY: every ``poll_interval``, refresh the folder list and every folder."""
+        while True:
+            await asyncio.sleep(self.settings.poll_interval)
+            self.request_folder_list()
+            for folder in await self.syncable_folders():
+                self.request_sync(folder.id)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ImapDisconnected):
+        return exc.reason
+    return str(exc) or type(exc).__name__
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    """The exception that ended a TaskGroup: a fatal one first, else the first one."""
+    flat: list[BaseException] = []
+
+    def walk(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                walk(inner)
+        else:
+            flat.append(error)
+
+    walk(group)
+    for error in flat:
+        if isinstance(error, AccountFatalError):
+            return error
+    for error in flat:
+        if not isinstance(error, asyncio.CancelledError):
+            return error
+    return flat[0]

@@ -1,0 +1,168 @@
+"""Message bodies: fetched on demand when a message is opened, and prefetched by policy.
+
+Headers come first (the list needs nothing else); bodies follow in the background so that
+mail can be read offline later. ``prefetch = "recent"`` (the default) fetches the last 30 days,
+``"all"`` everything, ``"none"`` nothing. Prefetching runs only while the worker has nothing
+else to do, a small batch at a time, so live changes never wait behind it. ``BODY.PEEK[]``
+leaves ``\\Seen`` alone (RFC 3501 §6.4.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+from sync.imap import ImapClient, ImapDisconnected, decode_mailbox
+from sync.store import FolderRow, SortKey, Store
+
+__all__ = ["BodyFetcher", "BodyPrefetcher"]
+
+log = logging.getLogger(__name__)
+
+Prefetch = Literal["none", "recent", "all"]
+_BODY = "BODY.PEEK[]"
+_RECENT_DAYS = 30
+_PREFETCH_BATCH = 25
+_NEWEST_PAGE = 200
+_PREFETCH_MAX_SIZE = 5 * 1024 * 1024  # larger messages wait until they are opened
+
+
+class BodyPrefetcher:
+    """Walks kept folders newest first and fetches bodies the policy asks for, in steps."""
+
+    def __init__(self, store: Store, policy: Prefetch, *, now: Callable[[], float] = time.time):
+        self.store = store
+        self.policy = policy
+        self._now = now
+        self._pending: list[int] = []
+        self._cursor: dict[int, SortKey | None] = {}
+        self._tried: set[tuple[int, int]] = set()
+        self._scan_limit: dict[int, int | None] = {}
+
+    def schedule(self, folder_ids: list[int], *, newest_only: bool = False) -> None:
+        """Queue folders to walk (again) from their newest message; ``newest_only`` looks
+        at the newest page alone (after a live sync, where only new mail lacks bodies)."""
+        if self.policy == "none":
+            return
+        for folder_id in folder_ids:
+            if folder_id in self._pending and self._scan_limit.get(folder_id) is None:
+                continue  # a full walk is already under way; it will reach the new mail
+            self._cursor[folder_id] = None
+            self._scan_limit[folder_id] = _NEWEST_PAGE if newest_only else None
+            if folder_id not in self._pending:
+                self._pending.append(folder_id)
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is left to prefetch."""
+        return not self._pending
+
+    async def step(self, client: ImapClient) -> None:
+        """Fetch one small batch of bodies for the first pending folder."""
+        while self._pending:
+            folder_id = self._pending[0]
+            folder = await self.store.folder(folder_id)
+            wanted = await self._wanted(folder_id) if folder is not None else []
+            if folder is None or not wanted:
+                self._pending.pop(0)
+                self._cursor.pop(folder_id, None)
+                continue
+            await fetch_bodies(client, self.store, folder, wanted)
+            return
+
+    async def _wanted(self, folder_id: int) -> list[int]:
+        """The next UIDs to fetch, newest first; the cursor keeps each step's scan short."""
+        cutoff = self._now() - _RECENT_DAYS * 86400 if self.policy == "recent" else None
+        wanted: list[int] = []
+        after = self._cursor.get(folder_id)
+        limit = self._scan_limit.get(folder_id)
+        scanned = 0
+        while limit is None or scanned < limit:
+            page = await self.store.page(folder_id, after=after, limit=_NEWEST_PAGE)
+            if not page:
+                return wanted
+            scanned += len(page)
+            for row in page:
+                if cutoff is not None and row.internaldate < cutoff:
+                    return wanted
+                key = (folder_id, row.uid)
+                if row.has_body or row.size > _PREFETCH_MAX_SIZE or key in self._tried:
+                    continue
+                # Tried once per run: a message that vanished meanwhile is not asked for again.
+                self._tried.add(key)
+                wanted.append(row.uid)
+                if len(wanted) >= _PREFETCH_BATCH:
+                    return wanted
+            after = page[-1].sort_key
+            self._cursor[folder_id] = after
+        return wanted
+
+
+async def fetch_bodies(
+    client: ImapClient, store: Store, folder: FolderRow, uids: list[int]
+) -> dict[int, bytes]:
+    """Fetch and keep the raw bodies of ``uids`` in ``folder``; return what arrived."""
+    mailbox = decode_mailbox(folder.name)
+    if client.selected != mailbox:
+        await client.select(mailbox, readonly=True)
+    fetched = await client.uid_fetch(uids, ["UID", _BODY])
+    bodies = {
+        item.uid: raw
+        for item in fetched
+        if item.uid is not None and (raw := item.section("BODY[]")) is not None
+    }
+    if bodies:
+        async with store.write() as unit:
+            for uid, raw in bodies.items():
+                await unit.store_body(folder.id, uid, raw)
+    return bodies
+
+
+class BodyFetcher:
+    """Fetches one message's body on demand over its own connection (opened lazily).
+
+    Its own connection, so opening a message never waits behind a long first sync; usable
+    by a TUI whose account is synced by another process (reading needs no sync lock).
+    """
+
+    def __init__(
+        self, store: Store, connect: Callable[[], Awaitable[tuple[ImapClient, object]]]
+    ) -> None:
+        self.store = store
+        self._connect = connect
+        self._client: ImapClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def fetch(self, folder: FolderRow, uid: int) -> bytes | None:
+        """The body of ``uid``, from the store when cached, else from the server (then kept).
+
+        Returns None when the server no longer has the message. Connection errors propagate
+        (the caller shows them); one reconnect is tried for a connection that went stale.
+        """
+        cached = await self.store.body(folder.id, uid)
+        if cached is not None:
+            return cached
+        async with self._lock:
+            for attempt in range(2):
+                client = await self._ensure_client()
+                try:
+                    return (await fetch_bodies(client, self.store, folder, [uid])).get(uid)
+                except ImapDisconnected:
+                    self._client = None
+                    if attempt:
+                        raise
+        return None
+
+    async def _ensure_client(self) -> ImapClient:
+        if self._client is None or self._client.closed:
+            self._client, _ = await self._connect()
+        return self._client
+
+    async def close(self) -> None:
+        """Log out of the on-demand connection, if one is open."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.logout()

@@ -1,0 +1,364 @@
+"""Reconcile one folder of the store with its server folder.
+
+The algorithm, and the RFC sections it follows:
+
+1. SELECT, with ``(QRESYNC (uidvalidity modseq))`` when the server has QRESYNC enabled and we
+   know both (RFC 7162 §3.2.5), else with ``(CONDSTORE)`` (RFC 7162 §3.1.8).
+2. UIDVALIDITY differs from ours: every UID we hold is meaningless (RFC 3501 §2.3.1.1, RFC 9051
+   §2.3.1.1). The folder is reset (bodies are kept by content and re-linked by Message-ID and
+   size as the messages come back) and synced from scratch.
+3. Changes to known messages: with QRESYNC, the VANISHED (EARLIER) and FETCH responses of the
+   SELECT (RFC 7162 §3.2.5.1, §3.2.10); with CONDSTORE, ``UID FETCH 1:high (FLAGS)
+   (CHANGEDSINCE modseq)`` (RFC 7162 §3.1.4) plus a UID SEARCH to find expunges; otherwise a
+   full ``UID FETCH low:high (FLAGS)`` scan, which also finds expunges (RFC 4549 §4.3).
+4. New messages: ``UID FETCH high+1:*``, keeping only UIDs above ``high``: a range ending in
+   ``*`` always includes the last message, even when its UID is below the range (RFC 3501
+   §6.4.8, RFC 9051 §6.4.9).
+5. First sync (or its resumption): newest first, in batches. Each batch is committed together
+   with the progress mark ``synced_low_uid`` (everything from it up to ``synced_high_uid`` is in
+   the store), as isync commits its state with its high-water marks, so a kill -9 at any point
+   resumes below the last committed batch and never duplicates (the store is keyed by UID).
+
+HIGHESTMODSEQ is recorded as the SELECT reported it, only after the changes it covers are
+committed; anything changed later has a higher MODSEQ and is reported again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from sync.engine.convert import HEADER_FIELDS_SECTION, record_from_fetch, stored_flags
+from sync.engine.events import EngineEvent, FolderSynced, NewMail, SyncProgress
+from sync.imap import (
+    FetchResult,
+    ImapClient,
+    QresyncParams,
+    SelectResult,
+    UidSet,
+    decode_mailbox,
+)
+from sync.store import FolderMarks, FolderRow, MessageRecord, Store
+
+__all__ = ["FolderSynchronizer", "ServerFeatures", "header_items"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFeatures:
+    """What the server offers that the engine uses, from CAPABILITY and ENABLED."""
+
+    condstore: bool = False
+    qresync: bool = False
+    move: bool = False
+    uidplus: bool = False
+    esearch: bool = False
+    notify: bool = False
+    list_status: bool = False
+    special_use: bool = False
+    idle: bool = False
+
+    @classmethod
+    def from_capabilities(
+        cls, capabilities: Iterable[str], enabled: Iterable[str] = ()
+    ) -> ServerFeatures:
+        """Derive the features; QRESYNC counts only once ENABLEd (RFC 7162 §3.2.3)."""
+        caps = {capability.upper() for capability in capabilities}
+        on = {capability.upper() for capability in enabled}
+        qresync = "QRESYNC" in on
+        return cls(
+            condstore="CONDSTORE" in caps or qresync,
+            qresync=qresync,
+            move="MOVE" in caps,
+            uidplus="UIDPLUS" in caps,
+            esearch="ESEARCH" in caps,
+            notify="NOTIFY" in caps,
+            list_status="LIST-STATUS" in caps,
+            special_use="SPECIAL-USE" in caps,
+            idle="IDLE" in caps,
+        )
+
+
+def header_items(features: ServerFeatures) -> list[str]:
+    """The FETCH items a list row needs (bodies come later, on demand or by prefetch)."""
+    items = [
+        "UID",
+        "FLAGS",
+        "INTERNALDATE",
+        "RFC822.SIZE",
+        "ENVELOPE",
+        "BODYSTRUCTURE",
+        HEADER_FIELDS_SECTION,
+    ]
+    if features.condstore:
+        items.append("MODSEQ")
+    return items
+
+
+@dataclass(slots=True)
+class _Tally:
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+
+
+class FolderSynchronizer:
+    """Brings folders of one account up to date over one selected-state connection."""
+
+    def __init__(
+        self,
+        client: ImapClient,
+        store: Store,
+        features: ServerFeatures,
+        *,
+        account: str,
+        publish: Callable[[EngineEvent], None] | None = None,
+        first_batch: int = 200,
+        batch_size: int = 1000,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.features = features
+        self.account = account
+        self._publish = publish or (lambda event: None)
+        self.first_batch = first_batch
+        self.batch_size = batch_size
+        self._items = header_items(features)
+
+    async def sync(self, folder: FolderRow, *, announce_new: bool = False) -> FolderSynced:
+        """Reconcile ``folder``; return what changed. ``announce_new`` publishes ``NewMail``
+        for unread messages that arrived since the last sync (live mode)."""
+        marks = folder.marks
+        # The store keeps the server's spelling (modified UTF-7); the client encodes names.
+        mailbox = decode_mailbox(folder.name)
+        use_qresync = (
+            self.features.qresync
+            and marks.uidvalidity is not None
+            and marks.highestmodseq is not None
+        )
+        if use_qresync:
+            assert marks.uidvalidity is not None and marks.highestmodseq is not None
+            selected = await self.client.select(
+                mailbox,
+                qresync=QresyncParams(marks.uidvalidity, marks.highestmodseq),
+            )
+        else:
+            selected = await self.client.select(mailbox, condstore=self.features.condstore)
+        uidvalidity = selected.uidvalidity or 0
+        tally = _Tally()
+
+        if marks.uidvalidity is not None and marks.uidvalidity != uidvalidity:
+            log.info(
+                "%s/%s: UIDVALIDITY %s -> %s, re-syncing",
+                self.account,
+                folder.name,
+                marks.uidvalidity,
+                uidvalidity,
+            )
+            async with self.store.write() as unit:
+                await unit.reset_folder(folder.id, uidvalidity)
+            marks = FolderMarks(uidvalidity=uidvalidity)
+            use_qresync = False
+
+        modseq_usable = (
+            self.features.condstore and selected.highestmodseq is not None and not selected.nomodseq
+        )
+        select_modseq = selected.highestmodseq if modseq_usable else None
+
+        if marks.synced_high_uid is None:
+            marks = await self._start_first_sync(folder, selected, uidvalidity, select_modseq)
+        else:
+            marks = await self._apply_changes(
+                folder, marks, selected, use_qresync=use_qresync, tally=tally
+            )
+            marks = replace(marks, highestmodseq=select_modseq)
+            async with self.store.write() as unit:
+                await unit.set_folder_marks(folder.id, marks)
+            marks = await self._fetch_new(folder, marks, selected, tally, announce_new)
+
+        await self._backfill(folder, marks, tally)
+        result = FolderSynced(self.account, folder.name, tally.added, tally.removed, tally.changed)
+        self._publish(result)
+        return result
+
+    async def _start_first_sync(
+        self,
+        folder: FolderRow,
+        selected: SelectResult,
+        uidvalidity: int,
+        select_modseq: int | None,
+    ) -> FolderMarks:
+        if selected.uidnext is not None:
+            high = selected.uidnext - 1
+        else:  # servers must send UIDNEXT (RFC 3501 §6.3.1), but ask rather than guess
+            found = await self.client.uid_search("ALL") if selected.exists else []
+            high = max(found, default=0)
+        marks = FolderMarks(
+            uidvalidity=uidvalidity,
+            uidnext=selected.uidnext,
+            highestmodseq=select_modseq,
+            synced_low_uid=high + 1,
+            synced_high_uid=high,
+        )
+        async with self.store.write() as unit:
+            await unit.set_folder_marks(folder.id, marks)
+        return marks
+
+    async def _apply_changes(
+        self,
+        folder: FolderRow,
+        marks: FolderMarks,
+        selected: SelectResult,
+        *,
+        use_qresync: bool,
+        tally: _Tally,
+    ) -> FolderMarks:
+        """Flag changes and expunges among the UIDs we already hold."""
+        high = marks.synced_high_uid or 0
+        low = marks.synced_low_uid or 1
+        removed: list[int] = []
+        updates: list[tuple[int, Sequence[str], int | None]] = []
+        if high < 1 or low > high:
+            return marks
+        if use_qresync:
+            # RFC 7162 §3.2.5.1: VANISHED (EARLIER) lists UIDs expunged since our MODSEQ.
+            removed = [uid for uid in _iter_uids(selected.vanished, high) if uid <= high]
+            updates = _flag_updates(selected.changes, high)
+        elif marks.highestmodseq is not None and self.features.condstore:
+            changed = await self.client.uid_fetch(
+                f"1:{high}", ["UID", "FLAGS"], changedsince=marks.highestmodseq
+            )
+            updates = _flag_updates(changed, high)
+            removed = await self._missing_uids(folder, low, high)
+        else:
+            everything = await self.client.uid_fetch(f"{low}:{high}", ["UID", "FLAGS"])
+            updates = _flag_updates(everything, high)
+            present = {uid for uid, _, _ in updates}
+            held = await self.store.folder_uids(folder.id)
+            removed = [uid for uid in held if low <= uid <= high and uid not in present]
+        if removed or updates:
+            before = await self.store.message_count(folder.id)
+            async with self.store.write() as unit:
+                await unit.remove_messages(folder.id, removed)
+                await unit.set_flags(folder.id, updates)
+            tally.removed += before - await self.store.message_count(folder.id)
+            tally.changed += len(updates)
+        return marks
+
+    async def _missing_uids(self, folder: FolderRow, low: int, high: int) -> list[int]:
+        """UIDs we hold in [low, high] that the server no longer has (RFC 4549 §4.3)."""
+        on_server = set(await self.client.uid_search("UID", f"{low}:{high}"))
+        held = await self.store.folder_uids(folder.id)
+        return [uid for uid in held if low <= uid <= high and uid not in on_server]
+
+    async def _fetch_new(
+        self,
+        folder: FolderRow,
+        marks: FolderMarks,
+        selected: SelectResult,
+        tally: _Tally,
+        announce_new: bool,
+    ) -> FolderMarks:
+        high = marks.synced_high_uid or 0
+        if selected.uidnext is not None and selected.uidnext - 1 <= high:
+            return replace(marks, uidnext=selected.uidnext)
+        if selected.exists == 0:
+            return replace(marks, uidnext=selected.uidnext)
+        announced: list[MessageRecord] = []
+        async for batch in self.client.uid_fetch_iter(f"{high + 1}:*", self._items):
+            # RFC 3501 §6.4.8: "n:*" includes the last message even when its UID is below n.
+            records = [record_from_fetch(item) for item in batch if (item.uid or 0) > high]
+            if not records:
+                continue
+            top = max(record.uid for record in records)
+            marks = replace(marks, synced_high_uid=max(top, marks.synced_high_uid or 0))
+            async with self.store.write() as unit:
+                await unit.upsert_messages(folder.id, records)
+                await unit.set_folder_marks(folder.id, marks)
+            tally.added += len(records)
+            if announce_new:
+                announced.extend(r for r in records if "\\seen" not in _lower(r.flags))
+        uidnext = selected.uidnext
+        if uidnext is None or uidnext <= (marks.synced_high_uid or 0):
+            uidnext = (marks.synced_high_uid or 0) + 1
+        marks = replace(marks, uidnext=uidnext)
+        async with self.store.write() as unit:
+            await unit.set_folder_marks(folder.id, marks)
+        for record in announced:
+            self._publish(
+                NewMail(
+                    self.account,
+                    folder.name,
+                    folder.id,
+                    record.uid,
+                    record.from_name or record.from_addr,
+                    record.subject,
+                )
+            )
+        return marks
+
+    async def _backfill(self, folder: FolderRow, marks: FolderMarks, tally: _Tally) -> None:
+        """Fetch what lies below ``synced_low_uid``, newest first, a committed batch at a time."""
+        low = marks.synced_low_uid or 1
+        if low <= 1:
+            if marks.last_full_sync is None:
+                async with self.store.write() as unit:
+                    await unit.set_folder_marks(
+                        folder.id, replace(marks, synced_low_uid=1, last_full_sync=_now())
+                    )
+            return
+        pending = sorted(await self.client.uid_search("UID", f"1:{low - 1}"), reverse=True)
+        pending = [uid for uid in pending if uid < low]
+        total = len(pending) + await self.store.message_count(folder.id)
+        position = 0
+        size = self.first_batch
+        while position < len(pending):
+            batch = pending[position : position + size]
+            position += len(batch)
+            size = self.batch_size
+            fetched = await self.client.uid_fetch(UidSet.of(batch), self._items)
+            wanted = set(batch)
+            records = [record_from_fetch(item) for item in fetched if item.uid in wanted]
+            marks = replace(marks, synced_low_uid=min(batch))
+            if position >= len(pending):
+                marks = replace(marks, synced_low_uid=1, last_full_sync=_now())
+            async with self.store.write() as unit:
+                await unit.upsert_messages(folder.id, records)
+                await unit.set_folder_marks(folder.id, marks)
+            tally.added += len(records)
+            self._publish(
+                SyncProgress(self.account, folder.name, total - len(pending) + position, total)
+            )
+        if not pending:
+            async with self.store.write() as unit:
+                await unit.set_folder_marks(
+                    folder.id, replace(marks, synced_low_uid=1, last_full_sync=_now())
+                )
+
+
+def _iter_uids(uids: UidSet, high: int) -> Iterable[int]:
+    for low_end, high_end in uids.ranges:
+        start = low_end if low_end is not None else high
+        stop = high_end if high_end is not None else high
+        yield from range(start, min(stop, high) + 1)
+
+
+def _flag_updates(
+    items: Iterable[FetchResult], high: int
+) -> list[tuple[int, Sequence[str], int | None]]:
+    return [
+        (item.uid, stored_flags(item.flags), item.modseq)
+        for item in items
+        if item.uid is not None and item.flags is not None and item.uid <= high
+    ]
+
+
+def _lower(flags: Iterable[str]) -> set[str]:
+    return {flag.lower() for flag in flags}
+
+
+def _now() -> int:
+    return int(time.time())

@@ -1,0 +1,50 @@
+"""A `mailtui sync --once` that SIGKILLs itself at its Nth store commit (test helper).
+
+``CRASH_AT=N`` picks the commit; ``CRASH_WHEN=before`` dies inside the unit of work (the
+transaction never commits), ``after`` right after it committed. Without ``CRASH_AT`` it just
+syncs. Like isync's crash tests, this lets a test crash at every commit point in turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+
+from sync.store import Store, StoreWriter
+
+
+def _arm() -> None:
+    crash_at = int(os.environ.get("CRASH_AT", "0"))
+    if crash_at <= 0:
+        return
+    before = os.environ.get("CRASH_WHEN", "after") == "before"
+    original = Store.write
+    commits = 0
+
+    @contextlib.asynccontextmanager
+    async def write(self: Store) -> AsyncIterator[StoreWriter]:
+        nonlocal commits
+        async with original(self) as unit:
+            yield unit
+            commits += 1
+            if before and commits == crash_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+        if not before and commits == crash_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    Store.write = write  # type: ignore[method-assign]
+
+
+def main() -> int:
+    """Arm the crash, then run the real command line with the arguments given."""
+    _arm()
+    from tui.cli import main as cli_main
+
+    return cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

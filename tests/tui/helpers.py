@@ -1,0 +1,54 @@
+"""Helpers for the TUI tests: read what the screen shows, wait for pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+from textual.pilot import Pilot
+
+from tui.widgets.message_list import MessageList
+
+
+def screen_lines(app: App[Any]) -> list[str]:
+    """The screen's text, one string per terminal line (as the compositor renders it)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def screen_text(app: App[Any]) -> str:
+    """The whole screen as text."""
+    return "\n".join(screen_lines(app))
+
+
+async def wait_for_rows(
+    pilot: Pilot[Any], message_list: MessageList, *, within: float = 10.0
+) -> None:
+    """Wait until the list's order is known and the visible rows have arrived."""
+    waited = 0.0
+    while waited < within:
+        await pilot.pause()
+        if message_list.keys_loaded and message_list.page_loads_pending == 0:
+            top = message_list.scroll_offset.y
+            if message_list.row_count == 0 or message_list.row_at(top) is not None:
+                await pilot.pause()
+                return
+        await pilot.pause(0.01)
+        waited += 0.01
+    raise AssertionError("message list rows did not load")
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], object], within: float = 5.0
+) -> None:
+    """Let the app run until ``condition()`` is true (fails after ``within`` seconds)."""
+    for _ in range(int(within / 0.01)):
+        await pilot.pause(0.01)
+        if condition():
+            return
+    raise AssertionError("condition not reached")
+
+
+def focused_id(app: App[Any]) -> str | None:
+    """The id of the focused widget (a function, so type narrowing does not stick)."""
+    return app.focused.id if app.focused is not None else None

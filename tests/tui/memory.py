@@ -1,0 +1,340 @@
+"""An in-memory `Backend` and `MessageSource` for the TUI's tests and benchmark.
+
+Folders hold their order as compact arrays, like the store: a 100k-message folder costs two
+arrays, and rows are synthesised per page from the uid unless a message was added or changed
+explicitly. Operations really change the folders and publish the same typed events the real
+backend will, so the UI is exercised the way it runs (act, then re-read on the event).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from sync.events import EventBus
+from tui.app import (
+    AccountInfo,
+    ActionRequest,
+    BackendEvent,
+    ComposeKind,
+    CountsUpdated,
+    FolderInfo,
+    MessagesUpdated,
+)
+from tui.widgets.message_list import MessageSource
+
+BASE_TIME = 1_700_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryMessage:
+    """One message (the fields the list and the reader read)."""
+
+    uid: int
+    date: int
+    subject: str | None = "Hello"
+    from_name: str | None = "Alice Example"
+    from_addr: str | None = "alice@example.org"
+    to: str | None = "bob@example.org"
+    cc: str | None = None
+    flags: tuple[str, ...] = ()
+    has_attachment: bool = False
+    body: bytes | None = None
+
+    @property
+    def seen(self) -> bool:
+        """\\Seen is set."""
+        return "\\Seen" in self.flags
+
+    @property
+    def flagged(self) -> bool:
+        """\\Flagged is set."""
+        return "\\Flagged" in self.flags
+
+
+def synthetic_message(uid: int) -> MemoryMessage:
+    """The deterministic message a synthetic folder holds at ``uid``."""
+    return MemoryMessage(
+        uid=uid,
+        date=BASE_TIME + uid * 60,
+        subject=f"Message number {uid}",
+        from_name=f"Sender {uid % 97}",
+        from_addr=f"sender{uid % 97}@example.org",
+        flags=("\\Seen",) if uid % 3 else (),
+        has_attachment=uid % 7 == 0,
+        body=f"Subject: Message number {uid}\r\n\r\nBody of {uid}.\r\n".encode(),
+    )
+
+
+class MemoryFolder:
+    """A folder: (sort value, uid) keys newest first, synthetic rows plus explicit ones."""
+
+    def __init__(self, folder_id: int, name: str, *, synthetic: int = 0) -> None:
+        self.folder_id = folder_id
+        self.name = name
+        # Newest first: uid n has the latest date.
+        self.sort_values: array[int] = array("q", range(BASE_TIME + synthetic * 60, BASE_TIME, -60))
+        self.uids: array[int] = array("q", range(synthetic, 0, -1))
+        self.synthetic = synthetic
+        self.explicit: dict[int, MemoryMessage] = {}
+        self.page_calls = 0
+        self.next_uid = synthetic + 1
+
+    def get(self, uid: int) -> MemoryMessage | None:
+        """The message with this uid, or None."""
+        found = self.explicit.get(uid)
+        if found is not None:
+            return found
+        if 0 < uid <= self.synthetic and _index(self.uids, self.sort_values, uid) is not None:
+            return synthetic_message(uid)
+        return None
+
+    def add(self, message: MemoryMessage) -> None:
+        """Insert a message at its place in the order (by date, then uid)."""
+        self.explicit[message.uid] = message
+        self.next_uid = max(self.next_uid, message.uid + 1)
+        position = _insertion_point(self.sort_values, self.uids, (message.date, message.uid))
+        self.sort_values.insert(position, message.date)
+        self.uids.insert(position, message.uid)
+
+    def remove(self, uids: Sequence[int]) -> list[MemoryMessage]:
+        """Remove messages; return them."""
+        removed = []
+        for uid in uids:
+            message = self.get(uid)
+            if message is None:
+                continue
+            removed.append(message)
+            index = self.uids.index(uid)
+            del self.uids[index]
+            del self.sort_values[index]
+            self.explicit.pop(uid, None)
+        return removed
+
+    def replace(self, message: MemoryMessage) -> None:
+        """Change a message in place (flags)."""
+        self.explicit[message.uid] = message
+
+    def unread(self) -> int:
+        """Unread messages (synthetic: every third one, minus the changed ones)."""
+        return sum(1 for uid in self.uids if not (self.get(uid) or synthetic_message(uid)).seen)
+
+
+class FolderSource:
+    """`MessageSource` over a `MemoryFolder`, optionally restricted by a predicate."""
+
+    def __init__(
+        self, folder: MemoryFolder, predicate: Callable[[MemoryMessage], bool] | None = None
+    ) -> None:
+        self.folder = folder
+        self._predicate = predicate
+
+    @property
+    def folder_id(self) -> int:
+        """The folder listed."""
+        return self.folder.folder_id
+
+    async def keys(self) -> tuple[array[int], array[int]]:
+        """Copies of the folder's arrays (a snapshot, as a query result would be)."""
+        if self._predicate is None:
+            return array("q", self.folder.sort_values), array("q", self.folder.uids)
+        sort_values: array[int] = array("q")
+        uids: array[int] = array("q")
+        for sort_value, uid in zip(self.folder.sort_values, self.folder.uids, strict=True):
+            message = self.folder.get(uid)
+            if message is not None and self._predicate(message):
+                sort_values.append(sort_value)
+                uids.append(uid)
+        return sort_values, uids
+
+    async def page(self, after: tuple[int, int] | None, limit: int) -> Sequence[MemoryMessage]:
+        """Keyset page: rows strictly after ``after`` in newest-first order."""
+        self.folder.page_calls += 1
+        start = (
+            0 if after is None else _after_point(self.folder.sort_values, self.folder.uids, after)
+        )
+        rows: list[MemoryMessage] = []
+        index = start
+        while len(rows) < limit and index < len(self.folder.uids):
+            message = self.folder.get(self.folder.uids[index])
+            index += 1
+            if message is not None and (self._predicate is None or self._predicate(message)):
+                rows.append(message)
+        return rows
+
+
+def _key(sort_values: array[int], uids: array[int], index: int) -> tuple[int, int]:
+    return sort_values[index], uids[index]
+
+
+def _after_point(sort_values: array[int], uids: array[int], after: tuple[int, int]) -> int:
+    """First index whose key is strictly below ``after`` (keys descend)."""
+    lo, hi = 0, len(uids)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _key(sort_values, uids, mid) >= after:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _insertion_point(sort_values: array[int], uids: array[int], key: tuple[int, int]) -> int:
+    return _after_point(sort_values, uids, key)
+
+
+def _index(uids: array[int], sort_values: array[int], uid: int) -> int | None:
+    # Synthetic uids keep their date, so a binary search finds them.
+    key = (BASE_TIME + uid * 60, uid)
+    point = _after_point(sort_values, uids, key) - 1
+    if 0 <= point < len(uids) and uids[point] == uid:
+        return point
+    return None
+
+
+@dataclass
+class MemoryBackend:
+    """A complete in-memory backend: one account, INBOX + special folders + any extra."""
+
+    inbox_size: int = 50
+    extra_folders: Sequence[str] = ()
+    events: EventBus[BackendEvent] = field(default_factory=EventBus)
+    compose_requests: list[tuple[str, int, int | None]] = field(default_factory=list)
+    performed: list[ActionRequest] = field(default_factory=list)
+    account: AccountInfo = field(default_factory=lambda: AccountInfo(1, "work", "me@example.org"))
+
+    def __post_init__(self) -> None:
+        names = ["INBOX", "Archive", "Drafts", "Sent", "Trash", *self.extra_folders]
+        self.folders_by_id: dict[int, MemoryFolder] = {}
+        for number, name in enumerate(names, start=1):
+            size = self.inbox_size if name == "INBOX" else 0
+            self.folders_by_id[number] = MemoryFolder(number, name, synthetic=size)
+        self._undo: list[Callable[[], str]] = []
+
+    def folder_named(self, name: str) -> MemoryFolder:
+        """The folder with this name."""
+        return next(f for f in self.folders_by_id.values() if f.name == name)
+
+    async def accounts(self) -> Sequence[AccountInfo]:
+        """The one account."""
+        return [self.account]
+
+    async def folders(self) -> Sequence[FolderInfo]:
+        """Every folder with counts."""
+        special = {
+            "Archive": "\\Archive",
+            "Drafts": "\\Drafts",
+            "Sent": "\\Sent",
+            "Trash": "\\Trash",
+        }
+        return [
+            FolderInfo(
+                id=f.folder_id,
+                account_id=self.account.id,
+                name=f.name,
+                display_name=f.name,
+                delimiter="/",
+                special_use=special.get(f.name),
+                unread=f.unread() if len(f.uids) <= 20_000 else 0,
+                total=len(f.uids),
+            )
+            for f in self.folders_by_id.values()
+        ]
+
+    def source(self, folder_id: int) -> MessageSource:
+        """The folder's list source."""
+        return FolderSource(self.folders_by_id[folder_id])
+
+    async def filtered_source(self, folder_id: int, query: str) -> MessageSource | None:
+        """Messages whose subject or sender contains ``query`` (case-insensitive)."""
+        needle = query.casefold()
+
+        def matches(message: MemoryMessage) -> bool:
+            fields = (message.subject, message.from_name, message.from_addr)
+            return any(needle in (value or "").casefold() for value in fields)
+
+        return FolderSource(self.folders_by_id[folder_id], matches)
+
+    async def message(self, folder_id: int, uid: int) -> MemoryMessage | None:
+        """One message."""
+        return self.folders_by_id[folder_id].get(uid)
+
+    async def body(self, folder_id: int, uid: int) -> bytes | None:
+        """Its raw bytes."""
+        message = self.folders_by_id[folder_id].get(uid)
+        return message.body if message is not None else None
+
+    def deliver(self, folder_id: int, message: MemoryMessage) -> None:
+        """New mail arrives (as sync would store it) and the change is announced."""
+        self.folders_by_id[folder_id].add(message)
+        self._announce(folder_id, {message.uid})
+
+    async def perform(self, request: ActionRequest) -> str:
+        """Apply the operation; remember how to undo it."""
+        self.performed.append(request)
+        folder = self.folders_by_id[request.folder_id]
+        if request.action in ("delete", "archive", "move"):
+            target = {"delete": "Trash", "archive": "Archive"}.get(request.action)
+            dest = (
+                self.folder_named(target)
+                if target
+                else self.folders_by_id[request.dest_folder_id or 0]
+            )
+            self._move(folder, dest, request.uids)
+            verb = {"delete": "Deleted", "archive": "Archived", "move": "Moved"}[request.action]
+            return f"{verb} {len(request.uids)} to {dest.name}"
+        if request.action in ("flag", "toggle_read"):
+            flag = "\\Flagged" if request.action == "flag" else "\\Seen"
+            before = {uid: folder.get(uid) for uid in request.uids}
+            for message in before.values():
+                if message is not None:
+                    flags = tuple(f for f in message.flags if f != flag)
+                    folder.replace(
+                        replace(message, flags=(*flags, flag) if request.value else flags)
+                    )
+
+            def undo() -> str:
+                for original in before.values():
+                    if original is not None:
+                        folder.replace(original)
+                self._announce(folder.folder_id, set(before))
+                return f"Undid {request.action}"
+
+            self._undo.append(undo)
+            self._announce(folder.folder_id, set(request.uids))
+            return f"{request.action} {len(request.uids)}"
+        raise ValueError(f"unknown action {request.action!r}")
+
+    def _move(self, source: MemoryFolder, dest: MemoryFolder, uids: Sequence[int]) -> None:
+        moved = source.remove(uids)
+        new_uids = []
+        for message in moved:
+            new = replace(message, uid=dest.next_uid)
+            dest.add(new)
+            new_uids.append((new.uid, message))
+
+        def undo() -> str:
+            dest.remove([uid for uid, _ in new_uids])
+            for _, original in new_uids:
+                source.add(original)
+            self._announce(source.folder_id, {m.uid for _, m in new_uids})
+            self._announce(dest.folder_id, None)
+            return f"Undid move of {len(new_uids)}"
+
+        self._undo.append(undo)
+        self._announce(source.folder_id, set(uids))
+        self._announce(dest.folder_id, None)
+
+    async def undo(self) -> str | None:
+        """Undo the last operation."""
+        return self._undo.pop()() if self._undo else None
+
+    async def compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> str:
+        """Record the request (the composer is not built yet)."""
+        self.compose_requests.append((kind, folder_id, uid))
+        return f"{kind} requested"
+
+    def _announce(self, folder_id: int, uids: set[int] | None) -> None:
+        self.events.publish(MessagesUpdated(folder_id, frozenset(uids) if uids else None))
+        self.events.publish(CountsUpdated(frozenset({folder_id})))

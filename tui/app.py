@@ -1,0 +1,494 @@
+"""The application shell: folder pane, message list, reader pane, status bar, footer, help.
+
+The app talks to the rest of mailtui through one narrow `Backend` protocol (reads, operations,
+typed events), so the widgets never see SQL, IMAP or the sync engine: attributes go down into
+widgets, typed Textual messages come up, and the app routes them to the backend. The backend's
+events (store changes, connection state, queued operations) make the widgets re-read; nothing on
+screen is changed by hand after an action, so what is shown is always what the store holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar, Literal, Protocol
+
+from textual import events, on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from sync.events import EventBus, Subscription
+from sync.store.events import (
+    BodyStored,
+    ExternalChange,
+    FolderCountsChanged,
+    FoldersChanged,
+    MessagesChanged,
+    StoreEvent,
+)
+from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
+from tui.screens.folder_picker import FolderPicker
+from tui.screens.help import HelpScreen
+from tui.text import clean
+from tui.widgets.folder_tree import AccountInfo, FolderInfo, FolderTree
+from tui.widgets.message_list import MessageList, MessageSource
+from tui.widgets.reader import MessageHeaders, Reader, plain_text_from_raw
+from tui.widgets.status_bar import StatusBar
+
+__all__ = [
+    "AccountInfo",
+    "ActionRequest",
+    "Backend",
+    "BackendEvent",
+    "BodyAvailable",
+    "ComposeKind",
+    "ConnectionState",
+    "CountsUpdated",
+    "FolderInfo",
+    "FoldersUpdated",
+    "MailApp",
+    "MessagesUpdated",
+    "OperationsState",
+    "backend_event_from_store",
+]
+
+ComposeKind = Literal["reply", "reply_all", "forward", "compose"]
+_COMPOSE_KINDS: dict[str, ComposeKind] = {
+    "reply": "reply",
+    "reply_all": "reply_all",
+    "forward": "forward",
+    "compose": "compose",
+}
+# Actions after which the selected messages are gone from the folder.
+_CONSUMING_ACTIONS = frozenset({"delete", "archive", "move"})
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """An operation the user asked for, as the backend receives it.
+
+    ``action`` is one of delete, archive, move, flag, toggle_read; ``value`` is the target
+    state of flag/toggle_read (True: flag / mark read); ``dest_folder_id`` is set for move.
+    """
+
+    action: str
+    folder_id: int
+    uids: tuple[int, ...]
+    value: bool | None = None
+    dest_folder_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FoldersUpdated:
+    """Folders were created, renamed or deleted (re-read the folder pane)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CountsUpdated:
+    """Unread/total counts changed for these folders (None: any)."""
+
+    folder_ids: frozenset[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesUpdated:
+    """Messages of a folder were added, removed or changed (None: any folder, e.g. another
+    process wrote the store). ``uids`` names the changed messages when known."""
+
+    folder_id: int | None
+    uids: frozenset[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BodyAvailable:
+    """A message's body has been downloaded (the reader may be waiting for it)."""
+
+    folder_id: int
+    uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    """An account's connection state changed; ``text`` is short and shown as is."""
+
+    account: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperationsState:
+    """Local changes waiting for the server, and the ones that failed."""
+
+    pending: int
+    failed: int
+
+
+BackendEvent = (
+    FoldersUpdated
+    | CountsUpdated
+    | MessagesUpdated
+    | BodyAvailable
+    | ConnectionState
+    | OperationsState
+)
+
+
+def backend_event_from_store(event: StoreEvent) -> BackendEvent | None:
+    """Translate a store event into what the UI reacts to (None: nothing to redraw)."""
+    if isinstance(event, MessagesChanged):
+        changed = frozenset((*event.added, *event.removed, *event.updated))
+        return MessagesUpdated(event.folder_id, changed or None)
+    if isinstance(event, FolderCountsChanged):
+        return CountsUpdated(frozenset({event.folder_id}))
+    if isinstance(event, FoldersChanged):
+        return FoldersUpdated()
+    if isinstance(event, BodyStored):
+        return BodyAvailable(event.folder_id, event.uid)
+    if isinstance(event, ExternalChange):
+        return MessagesUpdated(None)  # another process wrote: re-read the list (and counts)
+    return None  # OperationsChanged: the real backend re-counts and sends OperationsState
+
+
+class Backend(Protocol):
+    """Everything the TUI needs from the core; the real one wraps the store and the operations
+    queue, tests use an in-memory one."""
+
+    @property
+    def events(self) -> EventBus[BackendEvent]:
+        """Typed change events; the app subscribes for its lifetime."""
+        ...
+
+    async def accounts(self) -> Sequence[AccountInfo]:
+        """Configured accounts, in config order."""
+        ...
+
+    async def folders(self) -> Sequence[FolderInfo]:
+        """Every shown folder of every account, with unread and total counts."""
+        ...
+
+    def source(self, folder_id: int) -> MessageSource:
+        """The message list's source for a folder."""
+        ...
+
+    async def filtered_source(self, folder_id: int, query: str) -> MessageSource | None:
+        """A source listing the folder's messages that match ``query`` (None: unsupported)."""
+        ...
+
+    async def message(self, folder_id: int, uid: int) -> MessageHeaders | None:
+        """One message's headers, or None when it is gone."""
+        ...
+
+    async def body(self, folder_id: int, uid: int) -> bytes | None:
+        """The raw message when stored (None: not downloaded yet)."""
+        ...
+
+    async def perform(self, request: ActionRequest) -> str:
+        """Apply an operation locally and queue it for the server; return a short summary."""
+        ...
+
+    async def undo(self) -> str | None:
+        """Undo the last operation; return a summary, or None when there is nothing to undo."""
+        ...
+
+    async def compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> str:
+        """Start a reply, forward or new message; return a short summary."""
+        ...
+
+
+class MailApp(App[None]):
+    """mailtui's main window."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "mailtui"
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings_for("app"))
+
+    def __init__(self, backend: Backend, *, keymap: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.backend = backend
+        # Raises KeymapError on an unknown binding id: better at start than a silent no-op.
+        self.user_keymap = validate_keymap(keymap or {})
+        self._accounts: list[AccountInfo] = []
+        self._filter: str | None = None
+
+    # ----------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        """Folders left; list (or reader) right; filter input, status bar, key hints below."""
+        with Horizontal(id="panes"):
+            yield FolderTree(id="folders")
+            with Vertical(id="main"):
+                yield MessageList(id="messages")
+                yield Reader(id="reader")
+        yield Input(placeholder="filter…", id="filter")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def message_list(self) -> MessageList:
+        """The message list widget."""
+        return self.query_one("#messages", MessageList)
+
+    @property
+    def folder_tree(self) -> FolderTree:
+        """The folder pane."""
+        return self.query_one("#folders", FolderTree)
+
+    @property
+    def reader(self) -> Reader:
+        """The reader pane."""
+        return self.query_one("#reader", Reader)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        """The status bar."""
+        return self.query_one("#status", StatusBar)
+
+    async def on_mount(self) -> None:
+        """Apply the keymap, show the folders, open the first INBOX, follow backend events."""
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+        self.reader.display = False
+        self.query_one("#filter", Input).display = False
+        # Subscribe before the first read, so no change between the read and the
+        # subscription is missed.
+        self._watch_backend(self.backend.events.subscribe())
+        self._accounts = list(await self.backend.accounts())
+        for account in self._accounts:
+            self.status_bar.set_connection(account.name, "offline")
+        folders = list(await self.backend.folders())
+        self.folder_tree.show_folders(self._accounts, folders)
+        inbox = next((f for f in folders if f.name.upper() == "INBOX"), None)
+        first = inbox or (folders[0] if folders else None)
+        if first is not None:
+            self.open_folder(first)
+        self.message_list.focus()
+
+    def open_folder(self, folder: FolderInfo) -> None:
+        """List a folder (closing the reader and any filter)."""
+        self._close_reader()
+        self._clear_filter(reload=False)
+        self.folder_tree.select_folder(folder.id)
+        self.message_list.set_source(self.backend.source(folder.id))
+
+    # ----------------------------------------------------------------- backend events
+
+    @work(group="backend-events", exclusive=True)
+    async def _watch_backend(self, subscription: Subscription[BackendEvent]) -> None:
+        with subscription:
+            async for event in subscription:
+                self._on_backend_event(event)
+
+    def _on_backend_event(self, event: BackendEvent) -> None:
+        if isinstance(event, MessagesUpdated):
+            listed = self.message_list.folder_id
+            if event.folder_id is None or event.folder_id == listed:
+                self.message_list.reload(event.uids)
+            if event.folder_id is None:
+                self._refresh_folders()
+        elif isinstance(event, FoldersUpdated | CountsUpdated):
+            self._refresh_folders()
+        elif isinstance(event, BodyAvailable):
+            shown = (self.reader.folder_id, self.reader.uid)
+            if self.reader.display and shown == (event.folder_id, event.uid):
+                self._load_body(event.folder_id, event.uid)
+        elif isinstance(event, ConnectionState):
+            self.status_bar.set_connection(event.account, event.text)
+        elif isinstance(event, OperationsState):
+            self.status_bar.set_operations(event.pending, event.failed)
+
+    @work(group="folders", exclusive=True)
+    async def _refresh_folders(self) -> None:
+        # Exclusive: a burst of count changes costs one re-read, not one each.
+        folders = await self.backend.folders()
+        self.folder_tree.show_folders(self._accounts, folders)
+
+    # ----------------------------------------------------------------- routing
+
+    @on(FolderTree.FolderChosen)
+    def _folder_chosen(self, event: FolderTree.FolderChosen) -> None:
+        self.open_folder(event.folder)
+        self.message_list.focus()
+
+    @on(MessageList.Opened)
+    def _message_opened(self, event: MessageList.Opened) -> None:
+        self._open_message(event.folder_id, event.uid)
+
+    @on(MessageList.LoadFailed)
+    def _load_failed(self, event: MessageList.LoadFailed) -> None:
+        self.notify(
+            clean(f"Could not read messages: {event.error}"), severity="error", markup=False
+        )
+
+    @on(MessageList.ActionRequested)
+    async def _action_requested(self, event: MessageList.ActionRequested) -> None:
+        kind = _COMPOSE_KINDS.get(event.action)
+        if kind is not None:
+            uid = event.uids[0] if event.uids else None
+            self._note(await self.backend.compose(kind, event.folder_id, uid))
+            return
+        request = ActionRequest(event.action, event.folder_id, event.uids, event.value)
+        if event.action == "move":
+            self._pick_move_target(request)
+            return
+        await self._perform(request)
+
+    def _pick_move_target(self, request: ActionRequest) -> None:
+        folders = [f for f in self.folder_tree.folders() if f.id != request.folder_id]
+
+        async def chosen(dest: int | None) -> None:
+            if dest is not None:
+                await self._perform(
+                    ActionRequest("move", request.folder_id, request.uids, dest_folder_id=dest)
+                )
+
+        self.push_screen(FolderPicker(folders), chosen)
+
+    async def _perform(self, request: ActionRequest) -> None:
+        try:
+            summary = await self.backend.perform(request)
+        except Exception as error:  # the backend reports; the UI must stay up
+            self.notify(clean(f"{request.action} failed: {error}"), severity="error", markup=False)
+            return
+        if request.action in _CONSUMING_ACTIONS:
+            self.message_list.clear_selection()
+            if self.reader.display and self.reader.uid in request.uids:
+                self._close_reader()
+        self._note(summary)
+
+    def _note(self, summary: str) -> None:
+        self.status_bar.set_note(summary)
+
+    # ----------------------------------------------------------------- reader
+
+    @work(group="reader", exclusive=True)
+    async def _open_message(self, folder_id: int, uid: int) -> None:
+        headers = await self.backend.message(folder_id, uid)
+        if headers is None:
+            self._note("That message is gone")
+            return
+        row = self.message_list.row_at(self.message_list.cursor)
+        self.message_list.display = False
+        self.reader.display = True
+        self.reader.show_headers(folder_id, headers)
+        self.reader.focus()
+        if row is not None and row.uid == uid and not row.seen:
+            # Opening a message reads it (RFC 3501 2.3.2 \Seen), as every client does.
+            await self._perform(ActionRequest("toggle_read", folder_id, (uid,), True))
+        await self._show_body(folder_id, uid)
+
+    @work(group="reader-body", exclusive=True)
+    async def _load_body(self, folder_id: int, uid: int) -> None:
+        await self._show_body(folder_id, uid)
+
+    async def _show_body(self, folder_id: int, uid: int) -> None:
+        raw = await self.backend.body(folder_id, uid)
+        if (self.reader.folder_id, self.reader.uid) != (folder_id, uid):
+            return  # the user moved on meanwhile
+        text = None if raw is None else await self._extract_text(raw)
+        self.reader.show_body(text)
+
+    async def _extract_text(self, raw: bytes) -> str:
+        # Parsing a big message must not stall the UI loop.
+        worker = self.run_worker(
+            partial(plain_text_from_raw, raw), thread=True, group="parse", exit_on_error=False
+        )
+        await worker.wait()
+        result = worker.result
+        return result if isinstance(result, str) else ""
+
+    def _close_reader(self) -> None:
+        if self.reader.display:
+            self.reader.display = False
+            self.message_list.display = True
+            self.message_list.focus()
+
+    # ----------------------------------------------------------------- app actions
+
+    def action_back_or_quit(self) -> None:
+        """q: leave the reader, then the filter, then the app."""
+        if self.reader.display:
+            self._close_reader()
+        elif self._filter is not None:
+            self._clear_filter(reload=True)
+        else:
+            self.exit()
+
+    def action_help(self) -> None:
+        """Show every key binding."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.user_keymap))
+
+    def action_switch_pane(self) -> None:
+        """Tab: folders -> list (or reader) -> folders."""
+        main: MessageList | Reader = self.reader if self.reader.display else self.message_list
+        if self.focused is self.folder_tree:
+            main.focus()
+        else:
+            self.folder_tree.focus()
+
+    async def action_undo(self) -> None:
+        """Undo the last operation."""
+        summary = await self.backend.undo()
+        self._note(summary or "Nothing to undo")
+
+    def action_filter(self) -> None:
+        """Show the filter input for the listed folder."""
+        if self.message_list.folder_id is None:
+            return
+        box = self.query_one("#filter", Input)
+        box.value = self._filter or ""
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    async def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.input.display = False
+        folder_id = self.message_list.folder_id
+        query = event.value.strip()
+        self.message_list.focus()
+        if folder_id is None:
+            return
+        if not query:
+            self._clear_filter(reload=True)
+            return
+        source = await self.backend.filtered_source(folder_id, query)
+        if source is None:
+            self._note("Filtering is not available for this folder")
+            return
+        self._filter = query
+        self.message_list.set_source(source)
+        self._note(clean(f"Filter: {query} (q clears)"))
+
+    def on_key(self, event: events.Key) -> None:
+        """Esc in the filter input hides it."""
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.display and self.focused is box:
+            box.display = False
+            self.message_list.focus()
+
+    def _clear_filter(self, *, reload: bool) -> None:
+        if self._filter is None:
+            return
+        self._filter = None
+        folder_id = self.message_list.folder_id
+        if reload and folder_id is not None:
+            self.message_list.set_source(self.backend.source(folder_id))
+            self._note("Filter cleared")
+
+    # ----------------------------------------------------------------- command palette
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every bound action is also a command (ctrl+p), titled by its description."""
+        yield from super().get_system_commands(screen)
+        for spec in DEFAULT_KEYS:
+            if spec.scope == "list":
+                callback = partial(self.run_action, spec.action, self.message_list)
+            elif spec.scope == "app" and spec.id != "app.palette":
+                callback = partial(self.run_action, spec.action)
+            else:
+                continue
+            yield SystemCommand(spec.description, f"{spec.id} ({spec.keys})", callback)

@@ -1,0 +1,1 @@
+"""The TUI's modal screens: help and the folder picker."""

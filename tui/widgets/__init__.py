@@ -1,0 +1,1 @@
+"""The TUI's widgets: message list, folder tree, reader pane, status bar."""

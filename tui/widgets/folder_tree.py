@@ -1,0 +1,188 @@
+"""The folder pane: accounts, then their folders with unread counts, nested by the delimiter.
+
+Labels are built as `Text` from cleaned names (Tree parses a plain ``str`` label as markup).
+Special-use folders come first (RFC 6154 attributes), in the order people expect; the rest
+follow alphabetically. Counts update in place, so the cursor and expansion survive new mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import BindingType
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from tui.keys import bindings_for
+from tui.text import as_text, clean
+
+__all__ = ["AccountInfo", "FolderInfo", "FolderTree", "folder_label", "sort_folders"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """An account as the folder pane shows it."""
+
+    id: int
+    name: str
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FolderInfo:
+    """A folder as the folder pane shows it (the store's FolderRow maps onto this)."""
+
+    id: int
+    account_id: int
+    name: str  # full server name, e.g. "Lists/python"
+    display_name: str  # decoded (modified UTF-7, RFC 3501 5.1.3) full name
+    delimiter: str | None
+    special_use: str | None  # RFC 6154 attribute, e.g. "\\Sent"; INBOX counts as special
+    unread: int = 0
+    total: int = 0
+
+
+# RFC 6154 special-use attributes, in the order the pane lists them.
+_SPECIAL_ORDER = {
+    "\\inbox": 0,
+    "\\drafts": 2,
+    "\\sent": 3,
+    "\\archive": 4,
+    "\\all": 5,
+    "\\flagged": 6,
+    "\\junk": 7,
+    "\\trash": 8,
+}
+
+NodeData = AccountInfo | FolderInfo | None
+
+
+def _rank(folder: FolderInfo) -> tuple[int, str]:
+    if folder.name.upper() == "INBOX":
+        return (0, "")
+    special = (folder.special_use or "").lower()
+    return (_SPECIAL_ORDER.get(special, 10), folder.display_name.casefold())
+
+
+def sort_folders(folders: Sequence[FolderInfo]) -> list[FolderInfo]:
+    """Order folders: INBOX, special-use ones, then the rest alphabetically."""
+    return sorted(folders, key=_rank)
+
+
+def folder_label(leaf: str, unread: int) -> Text:
+    """A folder's label: its (cleaned) last name part, then its unread count in bold."""
+    label = as_text(clean(leaf, max_length=120))
+    if unread:
+        label.append(f" {unread}", style="bold")
+    return label
+
+
+class FolderTree(Tree[NodeData]):
+    """Accounts and their folders; posts `FolderTree.FolderChosen` when a folder is picked."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings_for("folders"))
+
+    class FolderChosen(Message):
+        """The user picked a folder."""
+
+        def __init__(self, folder: FolderInfo) -> None:
+            super().__init__()
+            self.folder = folder
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(Text("Mail"), None, id=id, classes=classes)
+        self.show_root = False
+        self.guide_depth = 2
+        self._folder_nodes: dict[int, TreeNode[NodeData]] = {}
+        self._shape: tuple[tuple[int, str, str | None], ...] = ()
+
+    def process_label(self, label: str | Text) -> Text:
+        """Never parse a label as markup: a ``str`` becomes plain `Text`."""
+        text = as_text(clean(label)) if isinstance(label, str) else label
+        return text.split()[0] if text.plain else text
+
+    def show_folders(self, accounts: Sequence[AccountInfo], folders: Sequence[FolderInfo]) -> None:
+        """Show these accounts and folders; counts update in place when the shape is unchanged."""
+        shape = tuple(
+            (f.id, f.name, f.delimiter) for f in sorted(folders, key=lambda f: f.id)
+        ) + tuple((-a.id, a.name, None) for a in accounts)
+        if shape == self._shape:
+            for folder in folders:
+                node = self._folder_nodes.get(folder.id)
+                if node is not None:
+                    node.data = folder
+                    node.set_label(folder_label(_leaf(folder), folder.unread))
+            return
+        self._shape = shape
+        chosen = self.chosen_folder_id
+        self.clear()
+        self._folder_nodes.clear()
+        for account in accounts:
+            account_node = self.root.add(
+                as_text(clean(account.name), "bold"), data=account, expand=True
+            )
+            mine = sort_folders([f for f in folders if f.account_id == account.id])
+            parents: dict[str, TreeNode[NodeData]] = {}
+            for folder in mine:
+                parent = account_node
+                parts = _parts(folder)
+                # Nest under the folder's parent path; a parent that is not itself a folder
+                # (a \Noselect level) gets a plain node.
+                for depth in range(1, len(parts)):
+                    path = "\x00".join(parts[:depth])
+                    if path not in parents:
+                        parents[path] = parent.add(as_text(clean(parts[depth - 1])), expand=True)
+                    parent = parents[path]
+                node = parent.add(folder_label(parts[-1], folder.unread), data=folder, expand=True)
+                parents["\x00".join(parts)] = node
+                self._folder_nodes[folder.id] = node
+        for node in self._folder_nodes.values():
+            if not node.children:
+                node.allow_expand = False  # a leaf: no expand arrow
+        if chosen is not None and chosen in self._folder_nodes:
+            self.move_cursor(self._folder_nodes[chosen])
+
+    @property
+    def chosen_folder_id(self) -> int | None:
+        """The folder under the cursor, if the cursor is on a folder."""
+        node = self.cursor_node
+        return node.data.id if node is not None and isinstance(node.data, FolderInfo) else None
+
+    def select_folder(self, folder_id: int) -> bool:
+        """Move the cursor to a folder; False when it is not shown."""
+        node = self._folder_nodes.get(folder_id)
+        if node is None:
+            return False
+        self.move_cursor(node)
+        return True
+
+    def folder(self, folder_id: int) -> FolderInfo | None:
+        """The shown folder with this id."""
+        node = self._folder_nodes.get(folder_id)
+        return node.data if node is not None and isinstance(node.data, FolderInfo) else None
+
+    def folders(self) -> list[FolderInfo]:
+        """Every shown folder, in pane order."""
+        return [n.data for n in self._folder_nodes.values() if isinstance(n.data, FolderInfo)]
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
+        """Enter or click on a folder chooses it."""
+        if isinstance(event.node.data, FolderInfo):
+            event.stop()
+            self.post_message(self.FolderChosen(event.node.data))
+
+
+def _parts(folder: FolderInfo) -> list[str]:
+    name = folder.display_name or folder.name
+    if folder.delimiter and name.upper() != "INBOX":
+        parts = [part for part in name.split(folder.delimiter) if part]
+        return parts or [name]
+    return [name]
+
+
+def _leaf(folder: FolderInfo) -> str:
+    return _parts(folder)[-1]

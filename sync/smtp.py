@@ -19,13 +19,10 @@ from __future__ import annotations
 import contextlib
 import email.parser
 import email.policy
-import hashlib
-import hmac
 import ipaddress
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Final, Literal
 
 import aiosmtplib
@@ -34,6 +31,7 @@ from sync.clean import clean_text
 from sync.compose.build import ComposeError, envelope, message_bytes, wire_bytes
 from sync.config import AccountConfig
 from sync.credentials import CredentialError, resolve_secret
+from sync.tlsconfig import PinMismatch, client_context, verify_pin
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -111,29 +109,11 @@ def _permanent(code: int) -> bool:
     return 500 <= code < 600
 
 
-def _tls_context(ca_file: Path | None, fingerprint: str | None) -> ssl.SSLContext:
-    # The same rule as the IMAP client (sync.imap.client): a pin alone replaces CA checks
-    # (self-signed servers); with a ca_file both must pass.
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
-    if fingerprint and ca_file is None:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def _check_pin(client: aiosmtplib.SMTP, fingerprint: str) -> None:
-    ssl_object = client.get_transport_info("ssl_object")
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    if not der:
-        raise SendError("tls", "no server certificate to check the fingerprint against", True)
-    wanted = fingerprint.lower().removeprefix("sha256:").replace(":", "").strip()
-    actual = hashlib.sha256(der).hexdigest()
-    if not hmac.compare_digest(wanted, actual):
-        raise SendError(
-            "tls",
-            f"the server certificate does not match the pinned fingerprint (it is sha256:{actual})",
-            True,
-        )
+    try:
+        verify_pin(client.get_transport_info("ssl_object"), fingerprint)
+    except PinMismatch as exc:
+        raise SendError("tls", str(exc), True) from None
 
 
 def _ehlo_name(client: aiosmtplib.SMTP) -> str:
@@ -367,7 +347,7 @@ async def send_message(
     port = account.smtp_port
     data = wire_bytes(raw)
     context = (
-        _tls_context(account.ca_file, account.fingerprint)
+        client_context(account.ca_file, account.fingerprint)
         if account.smtp_security != "none"
         else None
     )

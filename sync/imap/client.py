@@ -19,8 +19,6 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
-import hashlib
-import hmac
 import logging
 import re
 import ssl
@@ -79,6 +77,7 @@ from sync.imap.types import (
     Vanished,
 )
 from sync.imap.utf7 import encode_mailbox
+from sync.tlsconfig import PinMismatch, client_context, verify_pin
 
 __all__ = ["IdleSession", "ImapClient", "Security"]
 
@@ -320,7 +319,7 @@ class ImapClient:
         """
         context: ssl.SSLContext | None = None
         if security != "none":
-            context = ssl_context or _make_context(ca_file, fingerprint)
+            context = ssl_context or client_context(ca_file, fingerprint)
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
@@ -383,14 +382,10 @@ class ImapClient:
         self._reader_task = asyncio.create_task(self._read_loop(), name="imap-reader")
 
     def _check_fingerprint(self, fingerprint: str) -> None:
-        ssl_object = self._writer.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        if not der:
-            raise ImapSecurityError("no server certificate to check the fingerprint against")
-        wanted = fingerprint.lower().removeprefix("sha256:").replace(":", "").strip()
-        actual = hashlib.sha256(der).hexdigest()
-        if not hmac.compare_digest(wanted, actual):
-            raise ImapSecurityError(f"server certificate fingerprint is sha256:{actual}")
+        try:
+            verify_pin(self._writer.get_extra_info("ssl_object"), fingerprint)
+        except PinMismatch as exc:
+            raise ImapSecurityError(str(exc)) from None
 
     async def _read_early(self) -> Response:
         """Read one response before the reader task exists (greeting, STARTTLS)."""
@@ -1302,13 +1297,3 @@ def _select_code(result: SelectResult, code: str, value: str | None) -> None:
         result.unseen = int(value)
     elif code == "PERMANENTFLAGS":
         result.permanent_flags = parse_code_list(value)
-
-
-def _make_context(ca_file: Path | None, fingerprint: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
-    if fingerprint and ca_file is None:
-        # The pin is checked after the handshake and is stricter than any CA: it names the
-        # one certificate we accept (self-signed servers).
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context

@@ -86,8 +86,9 @@ _SPECIAL_ORDER = ("\\Drafts", "\\Sent", "\\Archive", "\\Junk", "\\Trash", "\\Fla
 class OperationReplayer(Protocol):
     """What the engine needs from the local-operations queue (``sync.ops``)."""
 
-    async def replay(self, client: ImapClient, features: ServerFeatures) -> None:
-        """Apply every pending operation of the account to the server, in order."""
+    async def replay(self, client: ImapClient, features: ServerFeatures) -> float | None:
+        """Apply every pending operation of the account to the server, in order; return the
+        seconds until an operation held back by a temporary failure is due (else None)."""
 
 
 class AccountFatalError(Exception):
@@ -195,6 +196,7 @@ class AccountSync:
         self._went_online = False
         self._pass_done = asyncio.Event()
         self._watching = asyncio.Event()
+        self._replay_due: float | None = None
 
     # -- state -------------------------------------------------------------------------------
 
@@ -358,7 +360,7 @@ class AccountSync:
         """One full pass: local operations first (RFC 4549 §4: the client's changes go up
         before the server's come down), then the folder list, then every kept folder."""
         if self.operations is not None:
-            await self.operations.replay(client, features)
+            self._replay_due = await self.operations.replay(client, features)
         await self.sync_folder_list(client, features)
         synchronizer = FolderSynchronizer(
             client, self.store, features, account=self.account.name, publish=self._publish
@@ -471,19 +473,26 @@ class AccountSync:
         )
         prefetcher = BodyPrefetcher(self.store, self.settings.prefetch)
         prefetcher.schedule([folder.id for folder in await self.syncable_folders()])
+        retry_in = self._replay_due  # a temporarily failed operation's backoff
         while True:
             if self._jobs.empty() and not prefetcher.idle:
                 # Bodies only while nothing else waits: a live change never queues behind them.
                 await prefetcher.step(client)
                 continue
+            wait = self.settings.idle_renew if retry_in is None else min(retry_in, 300.0)
             try:
-                job = await asyncio.wait_for(self._next_job(), self.settings.idle_renew)
+                job = await asyncio.wait_for(self._next_job(), wait)
             except TimeoutError:
-                await client.noop()  # keep the worker's session from timing out
+                if retry_in is not None and self.operations is not None:
+                    retry_in = await self.operations.replay(client, features)
+                else:
+                    await client.noop()  # keep the worker's session from timing out
                 continue
+            if self.operations is not None:
+                # Before every job, not only on _REPLAY: local changes go up before server
+                # changes come down (RFC 4549 §4), so a sync never undoes an optimistic change.
+                retry_in = await self.operations.replay(client, features)
             if job == _REPLAY:
-                if self.operations is not None:
-                    await self.operations.replay(client, features)
                 continue
             if job == _FOLDER_LIST:
                 before = {f.id for f in await self.syncable_folders()}
@@ -528,25 +537,15 @@ class AccountSync:
                 await self._viewed_changed.wait()
                 continue
             client, _ = await self.connect()
-            heard = client.unsolicited.subscribe()
             try:
-                mailbox = decode_mailbox(folder.name)
-                await client.select(mailbox, readonly=True)
-                idle = asyncio.ensure_future(self._idle_forever(client, heard, mailbox))
-                changed = asyncio.ensure_future(self._viewed_changed.wait())
-                try:
-                    done, _ = await asyncio.wait(
-                        {idle, changed}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    for task in (idle, changed):
-                        task.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await task
-                if idle in done:
-                    idle.result()  # re-raise the connection's failure
+                with client.unsolicited.subscribe() as heard:
+                    mailbox = decode_mailbox(folder.name)
+                    await client.select(mailbox, readonly=True)
+                    async with asyncio.TaskGroup() as tasks:
+                        idler = tasks.create_task(self._idle_forever(client, heard, mailbox))
+                        await self._viewed_changed.wait()  # the user moved to another folder
+                        idler.cancel()
             finally:
-                heard.close()
                 await client.close()
 
     async def _idle_forever(

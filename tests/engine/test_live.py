@@ -13,7 +13,7 @@ from sync.dovecot import MailUser
 from sync.engine.account import AccountSync, SyncSettings
 from sync.engine.events import ConnectionPhase, ConnectionStateChanged, EngineEvent, NewMail
 from sync.store import Store
-from tests.engine.helpers import config_for, server_state, store_state
+from tests.engine.helpers import config_for, converge, running_live
 from tests.rig.corpus import make_message
 from tests.rig.device import Device
 
@@ -32,17 +32,12 @@ async def live(
     settings = SyncSettings(poll_interval=0.3, backoff_initial=0.1, backoff_max=0.5)
     account_sync = AccountSync(config.accounts[0], store, settings)
     states = account_sync.events.subscribe()
-    task = asyncio.create_task(account_sync.run_live())
-    try:
+    async with running_live(account_sync):
         await _until(lambda: _online(states), limit=10)
         await asyncio.wait_for(account_sync.wait_live(), timeout=10)
-        await _until(lambda: _converged(store, any_device), limit=10)
+        await converge(store, any_device, limit=10)
         yield account_sync
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        states.close()
+    states.close()
 
 
 async def _online(states: object) -> bool:
@@ -53,10 +48,6 @@ async def _online(states: object) -> bool:
         if isinstance(event, ConnectionStateChanged) and event.phase == ConnectionPhase.ONLINE:
             return True
     return False
-
-
-async def _converged(store: Store, device: Device) -> bool:
-    return await store_state(store) == server_state(device)
 
 
 async def _until(check: Callable[[], Awaitable[bool]], limit: float) -> float:
@@ -71,7 +62,7 @@ async def _until(check: Callable[[], Awaitable[bool]], limit: float) -> float:
 
 
 async def _assert_reaches_store(store: Store, device: Device) -> None:
-    elapsed = await _until(lambda: _converged(store, device), limit=5)
+    elapsed = await converge(store, device, limit=5)
     assert elapsed < LATENCY_LIMIT, f"took {elapsed:.2f} s"
 
 
@@ -142,3 +133,21 @@ async def test_new_mail_is_announced(live: AccountSync, any_device: Device) -> N
 
 def _unused(event: EngineEvent) -> None:  # keeps the import meaningful for type checkers
     del event
+
+
+async def test_viewed_folder_is_watched_without_notify(
+    reduced_user: MailUser, data_dir: Path, store: Store
+) -> None:
+    """On a server without NOTIFY, the folder the user looks at gets its own IDLE: its
+    changes arrive at once, not at the next poll."""
+    with Device.connect(reduced_user) as device:
+        device.append("Archive", make_message(1))
+        config = config_for(reduced_user, data_dir)
+        account_sync = AccountSync(config.accounts[0], store, SyncSettings(poll_interval=600))
+        async with running_live(account_sync):
+            await asyncio.wait_for(account_sync.wait_live(), timeout=10)
+            archive = next(f for f in await store.folders() if f.name == "Archive")
+            account_sync.watch(archive.id)
+            await asyncio.sleep(0.5)  # the viewed-folder connection settles into IDLE
+            device.add_flags("Archive", device.uids("Archive"), ["\\Flagged"])
+            assert await converge(store, device, limit=5) < LATENCY_LIMIT

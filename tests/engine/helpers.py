@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sync.config import AccountConfig, Config, parse_config
 from sync.dovecot import MailUser
+from sync.engine.account import AccountSync
 from sync.imap import decode_mailbox
 from sync.store import Store
 from tests.rig.device import Device
 
 
-def config_for(
+def config_text(
     user: MailUser,
     data_dir: Path,
     *,
@@ -20,12 +23,12 @@ def config_for(
     security: str = "none",
     extra: str = "",
     account_extra: str = "",
-) -> Config:
-    """A real config (through the config parser) pointing at a rig user."""
+) -> str:
+    """The text of a config file for one account of a rig user, as a person would write it."""
     server = user.server
     if port is None:
         port = server.imaps_port if security == "tls" else server.imap_port
-    text = f"""
+    return f"""
 data_dir = "{data_dir}"
 {extra}
 
@@ -40,7 +43,30 @@ password = "{user.password}"
 ca_file = "{server.ca_file}"
 {account_extra}
 """
-    return parse_config(text, data_dir / "config.toml")
+
+
+def config_for(user: MailUser, data_dir: Path, *, port: int | None = None) -> Config:
+    """A real config (through the config parser) pointing at a rig user."""
+    return parse_config(config_text(user, data_dir, port=port), data_dir / "config.toml")
+
+
+def write_config(user: MailUser, data_dir: Path, extra: str = "") -> Path:
+    """Write ``config.toml`` into ``data_dir`` for a rig user; return its path."""
+    path = data_dir / "config.toml"
+    path.write_text(config_text(user, data_dir, extra=extra), encoding="utf-8")
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running_live(account_sync: AccountSync) -> AsyncIterator[asyncio.Task[None]]:
+    """Run ``account_sync.run_live()`` in the background for the block; stop it after."""
+    task = asyncio.create_task(account_sync.run_live())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def account_of(config: Config) -> AccountConfig:

@@ -11,30 +11,12 @@ from pathlib import Path
 
 from sync.dovecot import MailUser
 from sync.store import Store
-from tests.engine.helpers import converge, server_state
+from tests.engine.helpers import converge, server_state, write_config
 from tests.engine.test_sync_once import HOSTILE_SUBJECTS
 from tests.rig.corpus import make_message, seed_maildir
 from tests.rig.device import Device
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _config(user: MailUser, data_dir: Path, extra: str = "") -> Path:
-    path = data_dir / "config.toml"
-    path.write_text(
-        f"""data_dir = "{data_dir}"
-{extra}
-[accounts.test]
-email = "{user.username}@example.org"
-imap_host = "{user.server.host}"
-imap_port = {user.server.imap_port}
-imap_security = "none"
-username = "{user.username}"
-password = "{user.password}"
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def _mailtui(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -61,7 +43,7 @@ def test_sync_once_then_list_json_equals_server(
     device.create_folder("Hostile")
     for index, subject in enumerate(HOSTILE_SUBJECTS):
         device.append("Hostile", make_message(9000 + index, subject=subject), flags=["$Junk"])
-    config = _config(mail_user, tmp_path)
+    config = write_config(mail_user, tmp_path)
 
     synced = _mailtui(config, "sync", "--once")
     assert synced.returncode == 0, synced.stderr
@@ -81,7 +63,7 @@ def test_sync_once_then_list_json_equals_server(
 
 
 def test_sync_once_reports_refused_login_in_one_line(mail_user: MailUser, tmp_path: Path) -> None:
-    config = _config(mail_user, tmp_path)
+    config = write_config(mail_user, tmp_path)
     config.write_text(config.read_text().replace('password = "', 'password = "wrong'))
     result = _mailtui(config, "sync", "--once")
     assert result.returncode != 0
@@ -96,7 +78,7 @@ async def test_live_subprocess_changes_reach_the_store_and_sigterm_stops_it(
     mail_user: MailUser, device: Device, tmp_path: Path
 ) -> None:
     device.append("INBOX", make_message(1))
-    config = _config(mail_user, tmp_path)
+    config = write_config(mail_user, tmp_path)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -15,30 +15,11 @@ import pytest
 
 from sync.dovecot import MailUser
 from sync.store import Store
-from tests.engine.helpers import server_state, store_state
+from tests.engine.helpers import server_state, store_state, write_config
 from tests.rig.corpus import make_message, seed_maildir
 from tests.rig.device import Device
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _write_config(user: MailUser, data_dir: Path) -> Path:
-    path = data_dir / "config.toml"
-    path.write_text(
-        f"""
-data_dir = "{data_dir}"
-
-[accounts.test]
-email = "{user.username}@example.org"
-imap_host = "{user.server.host}"
-imap_port = {user.server.imap_port}
-imap_security = "none"
-username = "{user.username}"
-password = "{user.password}"
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def _child(config: Path, **env: str) -> subprocess.Popen[bytes]:
@@ -84,7 +65,7 @@ async def test_crash_at_every_commit_point(
     mail_user: MailUser, device: Device, tmp_path: Path, when: str
 ) -> None:
     _seed(mail_user, device)
-    config = _write_config(mail_user, tmp_path)
+    config = write_config(mail_user, tmp_path)
     crashes = 0
     for commit in range(1, 200):
         child = _child(config, CRASH_AT=str(commit), CRASH_WHEN=when)
@@ -105,7 +86,7 @@ async def test_kill_at_random_moments(
 ) -> None:
     rng = random.Random(seed)
     _seed(mail_user, device)
-    config = _write_config(mail_user, tmp_path)
+    config = write_config(mail_user, tmp_path)
     for _ in range(6):
         child = _child(config)
         await asyncio.sleep(rng.uniform(0.2, 1.2))

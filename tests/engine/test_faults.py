@@ -12,7 +12,7 @@ from sync.dovecot import DovecotServer, MailUser
 from sync.engine.account import AccountSync, SyncSettings
 from sync.engine.events import ConnectionPhase, ConnectionStateChanged, SyncProgress
 from sync.store import Store
-from tests.engine.helpers import config_for, converge
+from tests.engine.helpers import config_for, converge, running_live
 from tests.rig.corpus import make_message, seed_maildir
 from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
@@ -40,10 +40,9 @@ async def test_cut_during_first_sync_fetch(
     config = config_for(any_user, data_dir, port=any_proxy.port)
     account_sync = AccountSync(config.accounts[0], store, FAST_RETRY)
     events = account_sync.events.subscribe()
-    task = asyncio.create_task(account_sync.run_live())
     cuts = 0
     offline_seen = False
-    try:
+    async with running_live(account_sync):
         async with asyncio.timeout(30):
             while cuts < 2:
                 event = await events.get()
@@ -62,11 +61,7 @@ async def test_cut_during_first_sync_fetch(
         assert offline_seen
         inbox = next(f for f in await store.folders() if f.name == "INBOX")
         assert inbox.total == 2500
-    finally:
-        events.close()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    events.close()
 
 
 async def test_cut_during_idle_then_remote_changes(
@@ -79,8 +74,7 @@ async def test_cut_during_idle_then_remote_changes(
     any_device.append("INBOX", make_message(1))
     config = config_for(any_user, data_dir, port=any_proxy.port)
     account_sync = AccountSync(config.accounts[0], store, FAST_RETRY)
-    task = asyncio.create_task(account_sync.run_live())
-    try:
+    async with running_live(account_sync):
         await asyncio.wait_for(account_sync.wait_live(), timeout=10)
         await converge(store, any_device)
         any_proxy.stall(True)  # a dead link first: nothing moves, nothing is closed
@@ -94,10 +88,6 @@ async def test_cut_during_idle_then_remote_changes(
         await asyncio.wait_for(account_sync.wait_live(), timeout=10)
         any_device.append("INBOX", make_message(3))
         await converge(store, any_device, limit=5)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
 
 
 async def test_refused_server_reports_offline_and_recovers(
@@ -112,8 +102,7 @@ async def test_refused_server_reports_offline_and_recovers(
     config = config_for(any_user, data_dir, port=any_proxy.port)
     account_sync = AccountSync(config.accounts[0], store, FAST_RETRY)
     events = account_sync.events.subscribe()
-    task = asyncio.create_task(account_sync.run_live())
-    try:
+    async with running_live(account_sync):
         async with asyncio.timeout(10):
             while True:
                 event = await events.get()
@@ -125,8 +114,4 @@ async def test_refused_server_reports_offline_and_recovers(
                         break
         any_proxy.refuse(False)
         await converge(store, any_device)
-    finally:
-        events.close()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    events.close()

@@ -366,6 +366,9 @@ class AccountSync:
             client, self.store, features, account=self.account.name, publish=self._publish
         )
         for folder in await self.syncable_folders():
+            if self.operations is not None:
+                # A change made during a long pass goes out between folders, not after all.
+                self._replay_due = await self.operations.replay(client, features)
             await self._sync_one(synchronizer, folder, announce_new=announce_new)
 
     async def _sync_one(

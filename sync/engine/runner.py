@@ -19,6 +19,7 @@ from sync.engine.account import AccountSync, SyncSettings
 from sync.engine.events import EngineEvent
 from sync.engine.lock import AccountLock, AccountLocked
 from sync.events import EventBus
+from sync.ops import Replayer
 from sync.store import Store
 
 __all__ = ["SyncRun", "open_account_syncs"]
@@ -76,14 +77,18 @@ def open_account_syncs(
                 run.locked_elsewhere.append(account.name)
                 continue
             run._locks.append(lock)
-            run.syncs.append(
-                AccountSync(
-                    account,
-                    store,
-                    settings or SyncSettings.from_config(config),
-                    events=bus,
-                )
+            replayer = Replayer(store, account.name)
+            account_sync = AccountSync(
+                account,
+                store,
+                settings or SyncSettings.from_config(config),
+                events=bus,
+                operations=replayer,
             )
+            # A folder an operation names may have been renamed elsewhere: the replayer asks
+            # for a folder-list sync before it gives up on it.
+            replayer.refresh_folders = account_sync.sync_folder_list
+            run.syncs.append(account_sync)
         yield run
     finally:
         run.release()

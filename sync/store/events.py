@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 __all__ = [
     "BodyStored",
+    "ChangeDropped",
     "ExternalChange",
     "FolderCountsChanged",
     "FoldersChanged",
     "MessagesChanged",
+    "OperationFailed",
     "OperationsChanged",
     "StoreEvent",
 ]
@@ -63,6 +65,30 @@ class OperationsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class OperationFailed:
+    """The server rejected a local change: it was rolled back here and parked as failed.
+
+    ``message`` says what happened in words (with the server's own text), for the UI to show;
+    the operation stays in the queue (``mailtui queue``) to be retried or discarded.
+    """
+
+    account_id: int
+    operation_id: int
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDropped:
+    """A local change had nothing left to apply to (the message was expunged elsewhere)."""
+
+    account_id: int
+    operation_id: int
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExternalChange:
     """Another connection (usually another process) committed: re-read everything shown."""
 
@@ -73,5 +99,7 @@ StoreEvent = (
     | FolderCountsChanged
     | BodyStored
     | OperationsChanged
+    | OperationFailed
+    | ChangeDropped
     | ExternalChange
 )

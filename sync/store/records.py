@@ -18,6 +18,7 @@ __all__ = [
     "PendingOperation",
     "SortKey",
     "has_flag",
+    "record_of",
 ]
 
 
@@ -106,6 +107,27 @@ class MessageRecord:
     references: str | None
 
 
+def record_of(row: MessageRow) -> MessageRecord:
+    """The ``MessageRecord`` that would write ``row`` back (to restore or copy it)."""
+    return MessageRecord(
+        uid=row.uid,
+        message_id=row.message_id,
+        subject=row.subject,
+        from_name=row.from_name,
+        from_addr=row.from_addr,
+        to=row.to,
+        cc=row.cc,
+        date=row.date,
+        internaldate=row.internaldate,
+        size=row.size,
+        flags=row.flags,
+        modseq=row.modseq,
+        has_attachment=row.has_attachment,
+        in_reply_to=row.in_reply_to,
+        references=row.references,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class MessageRow:
     """One message as a list row or the reader needs it."""
@@ -157,7 +179,8 @@ class PendingOperation:
 
     ``folder_name`` is the server name at the time it was queued: the folder may be renamed or
     deleted before the operation goes out (``folder_id`` then becomes None). ``payload`` is
-    JSON text whose meaning depends on ``kind``; the operations code owns both.
+    JSON text whose meaning depends on ``kind``; the operations code (``sync.ops``) owns both.
+    ``next_attempt_at`` (epoch seconds) holds a temporarily failed operation back until then.
     """
 
     id: int
@@ -170,6 +193,7 @@ class PendingOperation:
     attempts: int
     last_error: str | None
     failed: bool
+    next_attempt_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
+
 __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
@@ -174,9 +175,19 @@ _V2 = (
     "CREATE INDEX outbox_by_account ON outbox (account_id, state, id)",
 )
 
+_V3 = (
+    # When a temporarily failed operation may be tried again (exponential backoff); NULL: now.
+    "ALTER TABLE pending_ops ADD COLUMN next_attempt_at INTEGER",
+    # The last provisional (negative) UID handed out. Never reused: a queued operation may
+    # still name a provisional UID after its row has moved on to another folder.
+    "CREATE TABLE provisional_uids (last INTEGER NOT NULL)",
+    "INSERT INTO provisional_uids (last) VALUES (0)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, _V1, "accounts, folders, messages, bodies"),
     Migration(2, _V2, "pending operations and outbox"),
+    Migration(3, _V3, "retry time of pending operations, provisional UIDs"),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

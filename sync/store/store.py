@@ -27,10 +27,12 @@ import aiosqlite
 from sync.events import EventBus
 from sync.store.events import (
     BodyStored,
+    ChangeDropped,
     ExternalChange,
     FolderCountsChanged,
     FoldersChanged,
     MessagesChanged,
+    OperationFailed,
     OperationsChanged,
     StoreEvent,
 )
@@ -44,6 +46,7 @@ from sync.store.records import (
     PendingOperation,
     SortKey,
     has_flag,
+    record_of,
 )
 from sync.store.schema import MIGRATIONS, StoreError, apply_migrations
 
@@ -104,6 +107,33 @@ _SET_FLAGS = (
     "UPDATE messages SET flags = ?, seen = ?, flagged = ?, modseq = coalesce(?, modseq)"
     " WHERE folder_id = ? AND uid = ?"
 )
+
+_OPERATION_COLUMNS = (
+    "id, account_id, kind, folder_id, folder_name, payload, created_at, attempts, last_error,"
+    " state = 'failed', next_attempt_at"
+)
+_OPERATIONS_SQL = (
+    f"SELECT {_OPERATION_COLUMNS} FROM pending_ops"
+    " WHERE account_id = ? AND (? OR state != 'failed') ORDER BY id"
+)
+_OPERATION_SQL = f"SELECT {_OPERATION_COLUMNS} FROM pending_ops WHERE id = ?"
+
+
+def _operation(row: sqlite3.Row | tuple[Any, ...]) -> PendingOperation:
+    return PendingOperation(
+        id=row[0],
+        account_id=row[1],
+        kind=row[2],
+        folder_id=row[3],
+        folder_name=row[4],
+        payload=row[5],
+        created_at=row[6],
+        attempts=row[7],
+        last_error=row[8],
+        failed=bool(row[9]),
+        next_attempt_at=row[10],
+    )
+
 
 # RFC 3501 2.3.2: flags are case-insensitive atoms; kept sorted and de-duplicated so the same
 # set always compares equal and a no-change resync is a no-op.
@@ -258,6 +288,7 @@ class StoreWriter:
         self._accounts: set[int] = set()
         self._operations: set[int] = set()
         self._bodies: list[BodyStored] = []
+        self._notices: list[OperationFailed | ChangeDropped] = []
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -561,14 +592,150 @@ class StoreWriter:
         """Drop an operation the server has applied."""
         await self._operation_done("pending_ops", operation_id)
 
-    async def fail_operation(self, operation_id: int, error: str, *, give_up: bool) -> None:
-        """Record a failed attempt; ``give_up`` parks it as failed (kept, shown, not retried)."""
+    async def fail_operation(
+        self,
+        operation_id: int,
+        error: str,
+        *,
+        give_up: bool,
+        next_attempt_at: int | None = None,
+    ) -> None:
+        """Record a failed attempt; ``give_up`` parks it as failed (kept, shown, not retried
+        until ``retry_operation``); otherwise it waits until ``next_attempt_at``."""
         rows = await self._rows(
-            "UPDATE pending_ops SET attempts = attempts + 1, last_error = ?,"
+            "UPDATE pending_ops SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
             " state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ? RETURNING account_id",
-            (error, give_up, operation_id),
+            (error, None if give_up else next_attempt_at, give_up, operation_id),
         )
         self._operations.update(int(row[0]) for row in rows)
+
+    async def retry_operation(self, operation_id: int) -> None:
+        """Put a failed operation back in the queue, to be tried at once, in its old place."""
+        rows = await self._rows(
+            "UPDATE pending_ops SET state = 'pending', attempts = 0, next_attempt_at = NULL"
+            " WHERE id = ? RETURNING account_id",
+            (operation_id,),
+        )
+        self._operations.update(int(row[0]) for row in rows)
+
+    async def update_operation(
+        self, operation_id: int, *, folder_id: int | None, folder_name: str | None, payload: str
+    ) -> None:
+        """Rewrite a queued operation (its target resolved, or its progress recorded)."""
+        rows = await self._rows(
+            "UPDATE pending_ops SET folder_id = ?, folder_name = ?, payload = ? WHERE id = ?"
+            " RETURNING account_id",
+            (folder_id, folder_name, payload, operation_id),
+        )
+        self._operations.update(int(row[0]) for row in rows)
+
+    async def operations(
+        self, account_id: int, *, include_failed: bool = True
+    ) -> list[PendingOperation]:
+        """An account's queued operations as this unit of work sees them, in replay order."""
+        rows = await self._rows(_OPERATIONS_SQL, (account_id, include_failed))
+        return [_operation(row) for row in rows]
+
+    async def operation(self, operation_id: int) -> PendingOperation | None:
+        """One queued operation as this unit of work sees it, or None."""
+        row = await self._one(_OPERATION_SQL, (operation_id,))
+        return None if row is None else _operation(row)
+
+    def announce(self, event: OperationFailed | ChangeDropped) -> None:
+        """Publish ``event`` after this unit commits (never if it rolls back)."""
+        self._notices.append(event)
+
+    # -- optimistic local changes (sync.ops) ------------------------------------------------
+
+    async def messages(self, folder_id: int, uids: Iterable[int]) -> list[MessageRow]:
+        """The rows of these UIDs that exist, as this unit of work sees them, by UID."""
+        rows = await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+            (folder_id, json.dumps(list(uids))),
+        )
+        return [_message_row(row) for row in rows]
+
+    async def provisional_uids(self, count: int) -> list[int]:
+        """``count`` fresh negative UIDs for rows whose server UID is not known yet.
+
+        Server UIDs start at 1 (RFC 3501 2.3.1.1), so these never meet one; they are never
+        handed out twice, in any folder.
+        """
+        if count <= 0:
+            return []
+        row = await self._one(
+            "UPDATE provisional_uids SET last = last - ? RETURNING last + ?", (count, count)
+        )
+        start = int(row[0])
+        return [start - 1 - index for index in range(count)]
+
+    async def change_flags(
+        self, folder_id: int, uids: Iterable[int], add: Iterable[str], remove: Iterable[str]
+    ) -> list[int]:
+        """Apply a flag delta to stored rows (compared case-insensitively, RFC 3501 2.3.2);
+        return the UIDs whose flags really changed."""
+        adding = list(add)
+        removing = {flag.lower() for flag in remove}
+        updates: list[tuple[int, Sequence[str], int | None]] = []
+        for row in await self.messages(folder_id, uids):
+            kept = [flag for flag in row.flags if flag.lower() not in removing]
+            present = {flag.lower() for flag in kept}
+            new = kept + [flag for flag in adding if flag.lower() not in present]
+            if sorted(new) != sorted(row.flags):
+                updates.append((row.uid, new, None))
+        await self.set_flags(folder_id, updates)
+        return [uid for uid, _, _ in updates]
+
+    async def copy_messages(
+        self, source_id: int, dest_id: int, pairs: Sequence[tuple[int, int]]
+    ) -> list[int]:
+        """Copy rows (source UID, new UID) into another folder with their bodies; return the
+        new UIDs written. MODSEQ is not copied: it belongs to the source folder."""
+        if not pairs:
+            return []
+        rows = await self._rows(
+            "INSERT INTO messages (folder_id, uid, sort_value, message_id, subject, from_name,"
+            " from_addr, to_addrs, cc_addrs, date, internaldate, size, flags, seen, flagged,"
+            " modseq, has_attachment, in_reply_to, refs, body_hash)"
+            " SELECT ?, json_extract(j.value, '$[1]'), m.sort_value, m.message_id, m.subject,"
+            " m.from_name, m.from_addr, m.to_addrs, m.cc_addrs, m.date, m.internaldate, m.size,"
+            " m.flags, m.seen, m.flagged, NULL, m.has_attachment, m.in_reply_to, m.refs,"
+            " m.body_hash FROM json_each(?) AS j JOIN messages AS m"
+            " ON m.folder_id = ? AND m.uid = json_extract(j.value, '$[0]')"
+            " WHERE 1 ON CONFLICT (folder_id, uid) DO NOTHING RETURNING uid",
+            (dest_id, json.dumps([list(pair) for pair in pairs]), source_id),
+        )
+        added = [int(row[0]) for row in rows]
+        self._changes(dest_id).add(added)
+        return added
+
+    async def change_uid(self, folder_id: int, old_uid: int, new_uid: int) -> bool:
+        """Give a (provisional) row its real UID; when a row with that UID already exists
+        (the sync fetched it first), the provisional one is dropped instead: never twice.
+        Returns whether the old row existed."""
+        if await self._one(
+            "SELECT 1 FROM messages WHERE folder_id = ? AND uid = ?", (folder_id, new_uid)
+        ):
+            rows = await self._rows(
+                "DELETE FROM messages WHERE folder_id = ? AND uid = ? RETURNING uid",
+                (folder_id, old_uid),
+            )
+            self._changes(folder_id).remove([old_uid] if rows else [])
+            return bool(rows)
+        rows = await self._rows(
+            "UPDATE messages SET uid = ? WHERE folder_id = ? AND uid = ? RETURNING uid",
+            (new_uid, folder_id, old_uid),
+        )
+        if rows:
+            changes = self._changes(folder_id)
+            changes.remove([old_uid])
+            changes.add([new_uid])
+        return bool(rows)
+
+    async def restore_messages(self, folder_id: int, rows: Sequence[MessageRow]) -> None:
+        """Put rows back as they were (a rejected move or delete is rolled back)."""
+        await self.upsert_messages(folder_id, [record_of(row) for row in rows])
 
     async def queue_outgoing(
         self, account_id: int, raw: bytes, envelope_from: str, recipients: Sequence[str]
@@ -635,6 +802,7 @@ class StoreWriter:
         events.extend(counts)
         events.extend(self._bodies)
         events.extend(OperationsChanged(account_id) for account_id in sorted(self._operations))
+        events.extend(self._notices)
         return events
 
 
@@ -879,30 +1047,14 @@ class Store:
         return None if row is None else bytes(row[0])
 
     async def pending_operations(
-        self, account_id: int, *, include_failed: bool = False
+        self, account_id: int, *, include_failed: bool = False, limit: int | None = None
     ) -> list[PendingOperation]:
-        """An account's queued operations in replay (id) order."""
+        """An account's queued operations in replay (id) order (the first ``limit`` only)."""
         rows = await self._rows(
-            "SELECT id, account_id, kind, folder_id, folder_name, payload, created_at, attempts,"
-            " last_error, state = 'failed' FROM pending_ops"
-            " WHERE account_id = ? AND (? OR state != 'failed') ORDER BY id",
-            (account_id, include_failed),
+            _OPERATIONS_SQL + " LIMIT ?",
+            (account_id, include_failed, -1 if limit is None else limit),
         )
-        return [
-            PendingOperation(
-                id=row[0],
-                account_id=row[1],
-                kind=row[2],
-                folder_id=row[3],
-                folder_name=row[4],
-                payload=row[5],
-                created_at=row[6],
-                attempts=row[7],
-                last_error=row[8],
-                failed=bool(row[9]),
-            )
-            for row in rows
-        ]
+        return [_operation(row) for row in rows]
 
     async def outbox(
         self, account_id: int, *, include_failed: bool = False

@@ -30,7 +30,7 @@ async def test_empty_database_migrates_to_latest(tmp_path: Path) -> None:
     store = await Store.open(path)
     await store.close()
     version, tables = await inspect(path)
-    assert version == LATEST_VERSION == 2
+    assert version == LATEST_VERSION == len(MIGRATIONS)
     assert {"accounts", "folders", "messages", "bodies", "pending_ops", "outbox"} <= tables
     # Opening again is a no-op, not a second migration.
     store = await Store.open(path)
@@ -61,7 +61,7 @@ async def test_version_1_database_with_data_upgrades_and_keeps_it(tmp_path: Path
     store = await Store.open(path)
     try:
         version, tables = await inspect(path)
-        assert version == 2 and {"pending_ops", "outbox"} <= tables
+        assert version == LATEST_VERSION and {"pending_ops", "outbox"} <= tables
         [account_row] = await store.accounts()
         assert (account_row.name, account_row.email) == ("work", "me@work.example")
         [folder] = await store.folders(account_row.id)
@@ -118,4 +118,4 @@ async def test_failed_migration_rolls_back_completely(tmp_path: Path) -> None:
         assert await schema_version(conn) == 1
         assert "pending_ops" not in await table_names(conn)
         # The real migration then applies cleanly on top.
-        assert await apply_migrations(conn) == 2
+        assert await apply_migrations(conn) == LATEST_VERSION

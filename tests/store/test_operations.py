@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sync.store import Store
-from sync.store.events import OperationsChanged
+from sync.store.events import MessagesChanged, OperationFailed, OperationsChanged
 from tests.store.helpers import make_folder, record
 
 
@@ -94,3 +94,68 @@ async def test_new_store_files_are_private(tmp_path: Path) -> None:
             assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     finally:
         await store.close()
+
+
+async def test_optimistic_change_primitives(store: Store) -> None:
+    inbox = await make_folder(store)
+    archive = await make_folder(store, "Archive")
+    async with store.write() as w:
+        await w.upsert_messages(inbox, [record(1, flags=("\\Seen",)), record(2)])
+        await w.store_body(inbox, 1, b"Subject: one\r\n\r\nbody\r\n")
+    # Provisional UIDs: negative, never handed out twice, even across transactions.
+    async with store.write() as w:
+        first = await w.provisional_uids(2)
+    async with store.write() as w:
+        second = await w.provisional_uids(1)
+    assert first == [-1, -2] and second == [-3]
+
+    with store.events.subscribe() as heard:
+        async with store.write() as w:
+            changed = await w.change_flags(inbox, [1, 2, 99], ["\\flagged"], ["\\SEEN"])
+            assert await w.copy_messages(inbox, archive, [(1, -1), (2, -2)]) == [-1, -2]
+        events = list(iter(heard.get_nowait, None))
+    assert changed == [1, 2]  # case-insensitive: \SEEN removed \Seen; 99 does not exist
+    one = await store.message(inbox, 1)
+    assert one is not None and one.flags == ("\\flagged",) and not one.seen
+    assert MessagesChanged(archive, added=(-2, -1)) in events
+    copy = await store.message(archive, -1)
+    assert copy is not None and copy.has_body and copy.modseq is None
+    assert (await store.folder(archive)).total == 2  # type: ignore[union-attr]
+
+    # The real UID arrives: renamed in place; when the sync got it first, never twice.
+    async with store.write() as w:
+        assert await w.change_uid(archive, -1, 7)
+        await w.upsert_messages(archive, [record(8)])
+        assert await w.change_uid(archive, -2, 8)
+        assert not await w.change_uid(archive, -5, 9)
+    assert list(await store.folder_uids(archive)) == [7, 8]
+    assert (await store.folder(archive)).total == 2  # type: ignore[union-attr]
+
+
+async def test_operation_bookkeeping_and_notices(store: Store) -> None:
+    folder = await make_folder(store)
+    account = (await store.folders())[0].account_id
+    async with store.write() as w:
+        op = await w.enqueue_operation(account, "flags", folder_id=folder, folder_name="INBOX")
+        await w.update_operation(op, folder_id=folder, folder_name="INBOX", payload='{"a": 1}')
+        await w.fail_operation(op, "NO [UNAVAILABLE]", give_up=False, next_attempt_at=55)
+    [held] = await store.pending_operations(account)
+    assert (held.payload, held.attempts, held.next_attempt_at) == ('{"a": 1}', 1, 55)
+    notice = OperationFailed(account, op, "flags", "the server said NO")
+    with store.events.subscribe() as heard:
+        with pytest.raises(RuntimeError):
+            async with store.write() as w:
+                await w.fail_operation(op, "NO", give_up=True)
+                w.announce(notice)
+                raise RuntimeError("rolled back: no notice")
+        assert notice not in list(iter(heard.get_nowait, None))
+        async with store.write() as w:
+            await w.fail_operation(op, "NO", give_up=True)
+            w.announce(notice)
+        assert notice in list(iter(heard.get_nowait, None))
+    assert await store.pending_operations(account) == []
+    async with store.write() as w:
+        await w.retry_operation(op)
+        assert [o.id for o in await w.operations(account)] == [op]
+    [again] = await store.pending_operations(account)
+    assert (again.failed, again.attempts, again.next_attempt_at) == (False, 0, None)

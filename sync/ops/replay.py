@@ -1,0 +1,656 @@
+"""Take the queue of local changes to the server, in order, and confirm each from the answer.
+
+The engine calls :meth:`Replayer.replay` on its worker connection before every full pass and
+before each job, and whenever an operation is queued (here or by another process): RFC 4549
+§4, the client's changes go up before the server's come down. The conflict rules are written
+down in docs/decisions/0003-local-operations.md; in short:
+
+- flags go as deltas (``+FLAGS.SILENT``/``-FLAGS.SILENT``, RFC 3501 §6.4.6), conditional on
+  the MODSEQ we knew where CONDSTORE is on (RFC 7162 §3.1.3); a message changed elsewhere
+  meanwhile gets the delta again unconditionally, so changes to different flags both survive;
+- a message expunged elsewhere first: the change is dropped with a ``ChangeDropped`` notice;
+- a move to a folder deleted elsewhere: rejected, the message stays where it was, and an
+  ``OperationFailed`` says why in the server's words;
+- our delete against a remote flag change: ``\\Deleted`` is stored unconditionally, delete wins;
+- without MOVE (RFC 6851): COPY, ``\\Deleted``, then UID EXPUNGE of just those UIDs (RFC 4315
+  §2.1); without UIDPLUS a plain EXPUNGE only when no other message is ``\\Deleted``;
+- without UIDPLUS the new UID is found by Message-ID among UIDs from the UIDNEXT recorded
+  just before the command; that record also makes a replay after a lost answer idempotent.
+
+Connection loss propagates (the engine reconnects and the operation replays again, safely);
+a NO the server calls temporary (RFC 5530 UNAVAILABLE, INUSE, SERVERBUG, LIMIT) is retried
+with exponential backoff; any other NO or BAD is permanent: the local change is rolled back,
+the operation is kept as failed (retryable, discardable), and ``OperationFailed`` is
+published after the rollback commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sync.engine.folder_sync import ServerFeatures
+from sync.imap import CopyUid, ImapClient, ImapCommandError, UidSet, decode_mailbox
+from sync.ops.queue import Target, referenced, remap
+from sync.store import MessageRecord, MessageRow, PendingOperation, Store, StoreWriter
+from sync.store.events import ChangeDropped, OperationFailed
+from sync.store.records import record_of
+
+__all__ = ["TEMPORARY_CODES", "Replayer"]
+
+log = logging.getLogger(__name__)
+
+# RFC 5530 response codes that say "try again later"; everything else is the server's answer.
+TEMPORARY_CODES = frozenset({"UNAVAILABLE", "INUSE", "SERVERBUG", "LIMIT"})
+_GONE_CODES = frozenset({"NONEXISTENT", "TRYCREATE"})
+_DELETED = "\\Deleted"
+_WINDOW = 1000
+
+
+class _Rejected(Exception):
+    """An operation the server refused for good (carries the human message)."""
+
+
+class _FolderMissing(_Rejected):
+    """A folder the operation names is not on the server (deleted, or renamed elsewhere)."""
+
+
+FolderRefresher = Callable[[ImapClient, ServerFeatures], Awaitable[None]]
+
+
+class Replayer:
+    """Replays one account's queued operations (the engine's ``OperationReplayer``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        account_name: str,
+        *,
+        max_attempts: int = 8,
+        backoff_initial: float = 2.0,
+        backoff_max: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        batch_flags: bool = True,
+        refresh_folders: FolderRefresher | None = None,
+    ) -> None:
+        self.store = store
+        self.account_name = account_name
+        self.max_attempts = max_attempts
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._clock = clock
+        # Off only to measure what batching saves (benchmarks/bench_ops.py).
+        self.batch_flags = batch_flags
+        # The engine's folder-list sync: a folder missing on the server may have been renamed
+        # elsewhere, and its operations should follow it rather than fail.
+        self.refresh_folders = refresh_folders
+        self._account_id: int | None = None
+        self._selected: str | None = None
+
+    async def _account(self) -> int | None:
+        if self._account_id is None:
+            for account in await self.store.accounts():
+                if account.name == self.account_name:
+                    self._account_id = account.id
+        return self._account_id
+
+    async def replay(self, client: ImapClient, features: ServerFeatures) -> float | None:
+        """Apply every due operation in order; return the seconds until a held-back one is
+        due (a temporary failure's backoff), or None when the queue is empty."""
+        account_id = await self._account()
+        if account_id is None:
+            return None
+        # The worker connection is shared with folder syncs: never trust an earlier SELECT.
+        self._selected = None
+        refreshed_for: int | None = None
+        while True:
+            # A window is enough: a flag batch is at most this long, and the queue is re-read
+            # after every step (confirmations rewrite later operations).
+            ops = await self.store.pending_operations(account_id, limit=_WINDOW)
+            if not ops:
+                return None
+            first = ops[0]
+            now = self._clock()
+            if first.next_attempt_at is not None and first.next_attempt_at > now:
+                return first.next_attempt_at - now  # order matters: later ones wait too
+            batch = _flag_batch(ops) if first.kind == "flags" and self.batch_flags else [first]
+            batch = await self._follow_renames(batch, ops)
+            try:
+                await self._apply(account_id, batch, client, features)
+            except _FolderMissing as missing:
+                if self.refresh_folders is not None and refreshed_for != first.id:
+                    refreshed_for = first.id  # once per operation: then it is really gone
+                    self._selected = None
+                    await self.refresh_folders(client, features)
+                    continue
+                await self._reject(account_id, batch, str(missing))
+            except _Rejected as rejected:
+                await self._reject(account_id, batch, str(rejected))
+            except (KeyError, ValueError, TypeError) as exc:
+                # A payload this code cannot read must not wedge the queue behind it.
+                await self._reject(account_id, batch, f"unreadable operation: {exc!r}")
+            except ImapCommandError as exc:
+                if exc.code in TEMPORARY_CODES and first.attempts + 1 < self.max_attempts:
+                    delay = min(
+                        self.backoff_max, self.backoff_initial * float(2 ** min(first.attempts, 30))
+                    )
+                    async with self.store.write() as unit:
+                        for op in batch:
+                            await unit.fail_operation(
+                                op.id,
+                                exc.text or str(exc),
+                                give_up=False,
+                                next_attempt_at=int(now + delay),
+                            )
+                    log.info(
+                        "%s: operation %d held back %.0f s: %s",
+                        self.account_name,
+                        first.id,
+                        delay,
+                        exc,
+                    )
+                    return delay
+                await self._reject(account_id, batch, _human(first, exc))
+
+    async def _follow_renames(
+        self, batch: list[PendingOperation], ops: list[PendingOperation]
+    ) -> list[PendingOperation]:
+        """Name folders as the store knows them now when they were renamed elsewhere (the
+        folder-list sync renamed the row); a rename of our own still queued keeps the old
+        name, which is the server's until that rename goes out."""
+        renaming = {op.folder_id for op in ops if op.kind == "rename_folder"}
+        followed: list[PendingOperation] = []
+        for op in batch:
+            if op.folder_id is not None and op.folder_id not in renaming:
+                folder = await self.store.folder(op.folder_id)
+                if folder is not None and folder.name != op.folder_name:
+                    op = replace(op, folder_name=folder.name)
+            if op.kind in ("move", "copy"):
+                payload = json.loads(op.payload)
+                dest_id = int(payload["dest_id"])
+                dest = None if dest_id in renaming else await self.store.folder(dest_id)
+                if dest is not None and dest.name != payload["dest"]:
+                    payload["dest"] = dest.name
+                    op = replace(op, payload=json.dumps(payload))
+            followed.append(op)
+        return followed
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    async def _apply(
+        self,
+        account_id: int,
+        batch: list[PendingOperation],
+        client: ImapClient,
+        features: ServerFeatures,
+    ) -> None:
+        op = batch[0]
+        kind = op.kind
+        if kind == "flags":
+            await self._flags(account_id, batch, client, features)
+        elif kind in ("move", "copy"):
+            await self._transfer(account_id, op, client, features)
+        elif kind == "expunge":
+            await self._expunge(account_id, op, client, features)
+        elif kind == "append":
+            await self._append(account_id, op, client, features)
+        elif kind in ("create_folder", "rename_folder", "delete_folder"):
+            await self._folder_op(op, client)
+        else:
+            raise _Rejected(f"unknown operation kind {kind!r}")
+
+    async def _select(self, client: ImapClient, name: str | None, features: ServerFeatures) -> str:
+        if name is None:
+            raise _FolderMissing("its folder no longer exists")
+        mailbox = decode_mailbox(name)
+        if self._selected != mailbox:
+            self._selected = None
+            try:
+                await client.select(mailbox, condstore=features.condstore)
+            except ImapCommandError as exc:
+                if exc.code in TEMPORARY_CODES:
+                    raise
+                raise _FolderMissing(
+                    f"folder {mailbox} is gone from the server: {exc.text}"
+                ) from None
+            self._selected = mailbox
+        return mailbox
+
+    # -- flags -----------------------------------------------------------------------------
+
+    async def _flags(
+        self,
+        account_id: int,
+        batch: list[PendingOperation],
+        client: ImapClient,
+        features: ServerFeatures,
+    ) -> None:
+        payload = json.loads(batch[0].payload)
+        add: list[str] = payload["add"]
+        remove: list[str] = payload["remove"]
+        uids = sorted({uid for op in batch for uid in json.loads(op.payload)["uids"] if uid > 0})
+        folder_id = batch[0].folder_id
+        await self._select(client, batch[0].folder_name, features)
+        present = set(await client.uid_search("UID", str(UidSet.of(uids)))) if uids else set()
+        present &= set(uids)
+        targets = sorted(present)
+        if targets:
+            since: int | None = None
+            if features.condstore and folder_id is not None:
+                rows = await self.store.messages(folder_id, targets)
+                modseqs = [row.modseq for row in rows]
+                if len(rows) == len(targets) and all(modseqs):
+                    since = max(m for m in modseqs if m is not None)
+            steps: tuple[tuple[Literal["+", "-"], list[str]], ...] = (("-", remove), ("+", add))
+            for mode, flags in steps:
+                if not flags:
+                    continue
+                result = await client.uid_store(
+                    UidSet.of(targets),
+                    mode,
+                    flags,
+                    unchangedsince=since,
+                )
+                if result.modified:
+                    log.info(
+                        "%s: %s changed elsewhere meanwhile (MODIFIED %s); delta sent again",
+                        self.account_name,
+                        batch[0].folder_name,
+                        result.modified,
+                    )
+                    # RFC 7162 §3.1.3: changed elsewhere since we looked. Our change is a delta
+                    # on other flags, so it goes again: both changes survive.
+                    await client.uid_store(result.modified, mode, flags)
+        gone = [uid for uid in uids if uid not in present]
+        async with self.store.write() as unit:
+            if gone and folder_id is not None:
+                await unit.remove_messages(folder_id, gone)
+                unit.announce(
+                    ChangeDropped(
+                        account_id,
+                        batch[0].id,
+                        "flags",
+                        f"{len(gone)} message(s) were deleted on another device before the flag"
+                        " change reached the server; the change was dropped",
+                    )
+                )
+            for op in batch:
+                await unit.finish_operation(op.id)
+
+    # -- move, copy --------------------------------------------------------------------------
+
+    async def _transfer(
+        self,
+        account_id: int,
+        op: PendingOperation,
+        client: ImapClient,
+        features: ServerFeatures,
+    ) -> None:
+        payload: dict[str, Any] = json.loads(op.payload)
+        uids: list[int] = payload["uids"]
+        provisional: list[int] = payload["provisional"]
+        message_ids: list[str | None] = payload["message_ids"]
+        dest_id = int(payload["dest_id"])
+        dest = decode_mailbox(payload["dest"])
+        moving = op.kind == "move"
+        await self._select(client, op.folder_name, features)
+        real = [uid for uid in uids if uid > 0]
+        present = set(await client.uid_search("UID", str(UidSet.of(real)))) if real else set()
+        present &= set(real)
+        landed: dict[int, int] = {}
+        if payload.get("dest_uidnext"):
+            # An earlier attempt sent the command; its answer may have been lost.
+            landed = await self._find(
+                client,
+                dest,
+                int(payload["dest_uidnext"]),
+                dict(zip(uids, message_ids, strict=True)),
+            )
+            await self._select(client, op.folder_name, features)
+        todo = [uid for uid in real if uid in present and uid not in landed]
+        if moving:
+            # Copied by a lost attempt but not yet removed from the source (COPY fallback).
+            leftovers = [uid for uid in real if uid in present and uid in landed]
+            if leftovers:
+                await self._remove(client, leftovers, features)
+        if todo:
+            uidnext = await self._uidnext(client, dest)
+            payload["dest_uidnext"] = uidnext
+            async with self.store.write() as unit:
+                await unit.update_operation(
+                    op.id,
+                    folder_id=op.folder_id,
+                    folder_name=op.folder_name,
+                    payload=json.dumps(payload),
+                )
+            try:
+                if moving and features.move:
+                    copied = await client.uid_move(UidSet.of(todo), dest)
+                else:
+                    copied = await client.uid_copy(UidSet.of(todo), dest)
+                    if moving:
+                        await self._remove(client, todo, features)
+            except ImapCommandError as exc:
+                if exc.code in TEMPORARY_CODES:
+                    raise
+                refused = _FolderMissing if exc.code in _GONE_CODES else _Rejected
+                raise refused(f"could not {op.kind} to {dest}: {exc.text}") from None
+            mapping = self._copyuid(copied, features)
+            if len(mapping) < len(todo):
+                self._selected = None
+                mapping.update(
+                    await self._find(
+                        client,
+                        dest,
+                        uidnext,
+                        {
+                            uid: mid
+                            for uid, mid in zip(uids, message_ids, strict=True)
+                            if uid in todo and uid not in mapping
+                        },
+                    )
+                )
+            landed.update(mapping)
+        async with self.store.write() as unit:
+            resolved: dict[int, Target | None] = {}
+            gone = 0
+            for uid, new in zip(uids, provisional, strict=True):
+                real_uid = landed.get(uid)
+                if real_uid is not None:
+                    await unit.change_uid(dest_id, new, real_uid)
+                    resolved[new] = Target(dest_id, payload["dest"], real_uid)
+                else:
+                    # Gone before we got to it, or its new UID is unknowable (no UIDPLUS, no
+                    # Message-ID): the provisional row goes; the next sync shows the real one.
+                    await unit.remove_messages(dest_id, [new])
+                    resolved[new] = None
+                    gone += uid not in present
+            await remap(unit, account_id, dest_id, resolved, after=op.id)
+            if gone:
+                unit.announce(
+                    ChangeDropped(
+                        account_id,
+                        op.id,
+                        op.kind,
+                        f"{gone} message(s) were deleted on another device before the {op.kind}"
+                        " reached the server; the change was dropped",
+                    )
+                )
+            await unit.finish_operation(op.id)
+
+    async def _uidnext(self, client: ImapClient, mailbox: str) -> int:
+        try:
+            status = await client.status(mailbox, ["UIDNEXT"])
+        except ImapCommandError as exc:
+            if exc.code in TEMPORARY_CODES:
+                raise
+            raise _FolderMissing(f"folder {mailbox} is gone from the server: {exc.text}") from None
+        return status.uidnext or 1
+
+    def _copyuid(self, copied: CopyUid | None, features: ServerFeatures) -> dict[int, int]:
+        # Only trusted where UIDPLUS is announced (RFC 4315); otherwise the fallback decides.
+        if copied is None or not features.uidplus:
+            return {}
+        return copied.mapping()
+
+    async def _find(
+        self, client: ImapClient, mailbox: str, uidnext: int, wanted: dict[int, str | None]
+    ) -> dict[int, int]:
+        """Find messages that reached ``mailbox`` at or above ``uidnext`` by Message-ID."""
+        found: dict[int, int] = {}
+        if not any(wanted.values()):
+            return found
+        self._selected = None
+        await client.select(mailbox)
+        self._selected = mailbox
+        taken: set[int] = set()
+        for uid, message_id in wanted.items():
+            if not message_id:
+                continue
+            # "n:*" always includes the last message, even below n (RFC 3501 §6.4.8).
+            hits = await client.uid_search(
+                "UID", f"{uidnext}:*", "HEADER", "Message-ID", message_id
+            )
+            candidates = sorted(hit for hit in hits if hit >= uidnext and hit not in taken)
+            if candidates:
+                found[uid] = candidates[0]
+                taken.add(candidates[0])
+        return found
+
+    async def _remove(
+        self, client: ImapClient, uids: Sequence[int], features: ServerFeatures
+    ) -> None:
+        """``\\Deleted`` then expunge just ``uids`` of the selected folder (never others')."""
+        await client.uid_store(UidSet.of(uids), "+", [_DELETED])
+        if features.uidplus:
+            await client.uid_expunge(UidSet.of(uids))  # RFC 4315 §2.1
+            return
+        marked = set(await client.uid_search("DELETED"))
+        if marked <= set(uids):
+            await client.expunge()  # only ours are \Deleted: a plain EXPUNGE is exact
+        else:
+            log.warning(
+                "%s: left %d message(s) marked \\Deleted: other messages are marked"
+                " too and the server lacks UID EXPUNGE",
+                self.account_name,
+                len(uids),
+            )
+
+    # -- expunge -----------------------------------------------------------------------------
+
+    async def _expunge(
+        self,
+        account_id: int,
+        op: PendingOperation,
+        client: ImapClient,
+        features: ServerFeatures,
+    ) -> None:
+        payload = json.loads(op.payload)
+        uids = [uid for uid in payload["uids"] if uid > 0]
+        await self._select(client, op.folder_name, features)
+        if uids:
+            # Unconditional: our delete wins over a flag change made elsewhere meanwhile.
+            await self._remove(client, uids, features)
+        async with self.store.write() as unit:
+            await unit.finish_operation(op.id)
+
+    # -- append ------------------------------------------------------------------------------
+
+    async def _append(
+        self,
+        account_id: int,
+        op: PendingOperation,
+        client: ImapClient,
+        features: ServerFeatures,
+    ) -> None:
+        payload: dict[str, Any] = json.loads(op.payload)
+        if op.folder_name is None:
+            raise _Rejected("its folder no longer exists")
+        mailbox = decode_mailbox(op.folder_name)
+        provisional = int(payload["provisional"])
+        message_id: str | None = payload.get("message_id")
+        landed: dict[int, int] = {}
+        if payload.get("dest_uidnext"):
+            landed = await self._find(
+                client, mailbox, int(payload["dest_uidnext"]), {0: message_id}
+            )
+        if not landed:
+            uidnext = await self._uidnext(client, mailbox)
+            payload["dest_uidnext"] = uidnext
+            async with self.store.write() as unit:
+                await unit.update_operation(
+                    op.id,
+                    folder_id=op.folder_id,
+                    folder_name=op.folder_name,
+                    payload=json.dumps(payload),
+                )
+            when = datetime.fromtimestamp(int(payload["internaldate"]), UTC)
+            try:
+                appended = await client.append(
+                    mailbox, base64.b64decode(payload["raw"]), payload["flags"], when
+                )
+            except ImapCommandError as exc:
+                if exc.code in TEMPORARY_CODES:
+                    raise
+                refused = _FolderMissing if exc.code in _GONE_CODES else _Rejected
+                raise refused(f"could not add the message to {mailbox}: {exc.text}") from None
+            if appended is not None and features.uidplus and appended.uids:
+                landed = {0: next(iter(appended.uids))}
+            else:
+                landed = await self._find(client, mailbox, uidnext, {0: message_id})
+        async with self.store.write() as unit:
+            target: Target | None = None
+            if op.folder_id is not None and 0 in landed:
+                await unit.change_uid(op.folder_id, provisional, landed[0])
+                target = Target(op.folder_id, op.folder_name, landed[0])
+            elif op.folder_id is not None:
+                await unit.remove_messages(op.folder_id, [provisional])
+            if op.folder_id is not None:
+                await remap(unit, account_id, op.folder_id, {provisional: target}, after=op.id)
+            await unit.finish_operation(op.id)
+
+    # -- folders -----------------------------------------------------------------------------
+
+    async def _folder_op(self, op: PendingOperation, client: ImapClient) -> None:
+        assert op.folder_name is not None
+        name = decode_mailbox(op.folder_name)
+        payload = json.loads(op.payload)
+        self._selected = None
+        try:
+            if op.kind == "create_folder":
+                try:
+                    await client.create(name)
+                except ImapCommandError as exc:
+                    if exc.code != "ALREADYEXISTS":  # RFC 5530: done by someone: fine
+                        raise
+                await client.subscribe(name)
+            elif op.kind == "rename_folder":
+                await client.rename(name, decode_mailbox(payload["new"]))
+                await client.subscribe(decode_mailbox(payload["new"]))
+            else:
+                try:
+                    await client.delete(name)
+                except ImapCommandError as exc:
+                    if exc.code != "NONEXISTENT":  # gone already: what we wanted
+                        raise
+        except ImapCommandError as exc:
+            if exc.code in TEMPORARY_CODES:
+                raise
+            raise _Rejected(_human(op, exc)) from None
+        async with self.store.write() as unit:
+            await unit.finish_operation(op.id)
+
+    # -- rejection ---------------------------------------------------------------------------
+
+    async def _reject(self, account_id: int, batch: list[PendingOperation], message: str) -> None:
+        """Roll the local change back, park the operation as failed, and say so (after the
+        commit: the event never announces a rollback that did not happen)."""
+        log.warning(
+            "%s: operation %d (%s) rejected: %s",
+            self.account_name,
+            batch[0].id,
+            batch[0].kind,
+            message,
+        )
+        async with self.store.write() as unit:
+            for op in batch:
+                await _roll_back(unit, account_id, op)
+                await unit.fail_operation(op.id, message, give_up=True)
+                unit.announce(OperationFailed(account_id, op.id, op.kind, message))
+
+
+async def _roll_back(unit: StoreWriter, account_id: int, op: PendingOperation) -> None:
+    payload: dict[str, Any] = json.loads(op.payload)
+    if op.kind == "flags" and op.folder_id is not None:
+        await unit.change_flags(op.folder_id, payload["uids"], payload["remove"], payload["add"])
+    elif op.kind in ("move", "copy"):
+        dest_id = int(payload["dest_id"])
+        resolved: dict[int, Target | None] = {}
+        snapshots: list[dict[str, Any]] = payload.get("rows", [])
+        for index, (uid, new) in enumerate(
+            zip(payload["uids"], payload["provisional"], strict=True)
+        ):
+            rows = await unit.messages(dest_id, [new])
+            await unit.remove_messages(dest_id, [new])
+            if op.kind == "move" and op.folder_id is not None and op.folder_name is not None:
+                if rows:  # still where we put it: it goes back, with later flag changes
+                    await unit.upsert_messages(op.folder_id, [_with_uid(rows[0], uid)])
+                elif index < len(snapshots) and not await referenced(
+                    unit, account_id, dest_id, new, after=op.id
+                ):
+                    # Its row went with its destination folder, and no later operation moved
+                    # or deleted it: it goes back as it was queued.
+                    await unit.upsert_messages(op.folder_id, [_record(snapshots[index])])
+                resolved[new] = Target(op.folder_id, op.folder_name, uid)
+            else:
+                resolved[new] = None
+        await remap(unit, account_id, dest_id, resolved, after=op.id)
+    elif op.kind == "expunge" and op.folder_id is not None:
+        await unit.upsert_messages(op.folder_id, [_record(row) for row in payload["rows"]])
+    elif op.kind == "append" and op.folder_id is not None:
+        provisional = int(payload["provisional"])
+        await unit.remove_messages(op.folder_id, [provisional])
+        await remap(unit, account_id, op.folder_id, {provisional: None}, after=op.id)
+    elif op.kind == "create_folder" and op.folder_id is not None:
+        await unit.delete_folder(op.folder_id)
+    elif op.kind == "rename_folder" and op.folder_id is not None and op.folder_name is not None:
+        await unit.rename_folder(
+            op.folder_id,
+            op.folder_name,
+            payload.get("old_display") or decode_mailbox(op.folder_name),
+        )
+    # delete_folder: the folder comes back with the next folder-list sync.
+
+
+def _with_uid(row: MessageRow, uid: int) -> MessageRecord:
+    return replace(record_of(row), uid=uid)
+
+
+def _record(row: dict[str, Any]) -> MessageRecord:
+    """A ``MessageRecord`` back from its JSON snapshot (``dataclasses.asdict``)."""
+    args = dict(row)
+    args["flags"] = tuple(args["flags"])
+    return MessageRecord(**args)
+
+
+def _flag_batch(ops: list[PendingOperation]) -> list[PendingOperation]:
+    """The first op and the consecutive flag ops that can share its UID STORE: same folder,
+    same delta (order between different deltas is kept)."""
+    first = ops[0]
+    key = (first.folder_id, first.folder_name, _delta(first))
+    batch = [first]
+    for op in ops[1:]:
+        if op.kind != "flags" or op.next_attempt_at is not None:
+            break
+        if (op.folder_id, op.folder_name, _delta(op)) != key:
+            break
+        batch.append(op)
+    return batch
+
+
+def _delta(op: PendingOperation) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    payload = json.loads(op.payload)
+    return tuple(sorted(payload["add"])), tuple(sorted(payload["remove"]))
+
+
+def _human(op: PendingOperation, exc: ImapCommandError) -> str:
+    what = {
+        "flags": "change flags",
+        "move": "move messages",
+        "copy": "copy messages",
+        "expunge": "delete messages",
+        "append": "add a message",
+        "create_folder": "create the folder",
+        "rename_folder": "rename the folder",
+        "delete_folder": "delete the folder",
+    }.get(op.kind, op.kind)
+    where = f" in {decode_mailbox(op.folder_name)}" if op.folder_name else ""
+    if exc.code in _GONE_CODES:
+        return f"could not {what}{where}: the folder no longer exists ({exc.text})"
+    return f"could not {what}{where}: the server said {exc.status} {exc.text}"

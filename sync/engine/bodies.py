@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 Prefetch = Literal["none", "recent", "all"]
 _BODY = "BODY.PEEK[]"
 _RECENT_DAYS = 30
-_PREFETCH_BATCH = 25
+_PREFETCH_BATCH = 100
+_PREFETCH_BATCH_BYTES = 4 * 1024 * 1024
 _NEWEST_PAGE = 200
 _PREFETCH_MAX_SIZE = 5 * 1024 * 1024  # larger messages wait until they are opened
 
@@ -74,9 +75,13 @@ class BodyPrefetcher:
             return
 
     async def _wanted(self, folder_id: int) -> list[int]:
-        """The next UIDs to fetch, newest first; the cursor keeps each step's scan short."""
+        """The next UIDs to fetch, newest first, up to a batch's count and bytes.
+
+        The cursor moves past every row looked at, so each step reads only new rows.
+        """
         cutoff = self._now() - _RECENT_DAYS * 86400 if self.policy == "recent" else None
         wanted: list[int] = []
+        batch_bytes = 0
         after = self._cursor.get(folder_id)
         limit = self._scan_limit.get(folder_id)
         scanned = 0
@@ -88,16 +93,16 @@ class BodyPrefetcher:
             for row in page:
                 if cutoff is not None and row.internaldate < cutoff:
                     return wanted
+                after = self._cursor[folder_id] = row.sort_key
                 key = (folder_id, row.uid)
                 if row.has_body or row.size > _PREFETCH_MAX_SIZE or key in self._tried:
                     continue
                 # Tried once per run: a message that vanished meanwhile is not asked for again.
                 self._tried.add(key)
                 wanted.append(row.uid)
-                if len(wanted) >= _PREFETCH_BATCH:
+                batch_bytes += row.size
+                if len(wanted) >= _PREFETCH_BATCH or batch_bytes >= _PREFETCH_BATCH_BYTES:
                     return wanted
-            after = page[-1].sort_key
-            self._cursor[folder_id] = after
         return wanted
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sync.imap import Address, FetchResult
 from sync.mime.charsets import decode_header_bytes
@@ -29,22 +30,61 @@ def stored_flags(flags: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(flag for flag in flags if flag.lower() != "\\recent")
 
 
+_NEEDS_QUOTES = re.compile(r'[()<>\[\]:;@\\,."]')
+
+
 def format_addresses(addresses: Sequence[Address]) -> str:
-    """Render ENVELOPE addresses as ``Name <a@b>, c@d`` (group members listed plainly)."""
+    """Render ENVELOPE addresses as ``Name <a@b>, c@d`` (group members listed plainly).
+
+    Names are quoted when RFC 5322 specials require it; this runs for every message of a
+    first sync, so it avoids ``email.utils.formataddr`` (which also re-encodes names).
+    """
     rendered: list[str] = []
     for address in addresses:
         mail = address.email
         if not mail:
             continue
-        rendered.append(
-            email.utils.formataddr((address.name or "", mail)) if address.name else mail
-        )
+        name = address.name
+        if not name:
+            rendered.append(mail)
+        elif _NEEDS_QUOTES.search(name):
+            escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+            rendered.append(f'"{escaped}" <{mail}>')
+        else:
+            rendered.append(f"{name} <{mail}>")
     return ", ".join(rendered)
+
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# The RFC 5322 §3.3 date-time nearly every message uses; anything else takes the slow path.
+_DATE = re.compile(
+    r"\s*(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+"
+    r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s+([+-])(\d{2})(\d{2})\b"
+)
 
 
 def _epoch_of_date_header(value: str | None) -> int | None:
     if not value:
         return None
+    match = _DATE.match(value)
+    if match is not None:
+        day, month_name, year, hour, minute, second, sign, off_h, off_m = match.groups()
+        month = _MONTHS.get(month_name.lower())
+        if month is not None:
+            try:  # datetime validates the fields, as the slow path would
+                moment = datetime(
+                    int(year), month, int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC
+                )
+            except ValueError:
+                moment = None
+            if moment is not None:
+                offset = (int(off_h) * 3600 + int(off_m) * 60) * (1 if sign == "+" else -1)
+                return int(moment.timestamp()) - offset
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -57,7 +97,7 @@ def _epoch_of_date_header(value: str | None) -> int | None:
 
 def _references(item: FetchResult) -> str | None:
     raw = item.section(HEADER_FIELDS_SECTION)
-    if not raw:
+    if not raw or len(raw) <= 2:  # most messages: no References, the section is just CRLF
         return None
     text = _FOLDED.sub(" ", decode_header_bytes(raw)).strip()
     _, _, value = text.partition(":")

@@ -118,6 +118,7 @@ class FolderSynchronizer:
         publish: Callable[[EngineEvent], None] | None = None,
         first_batch: int = 200,
         batch_size: int = 1000,
+        chunk_size: int = 5000,
     ) -> None:
         self.client = client
         self.store = store
@@ -126,6 +127,7 @@ class FolderSynchronizer:
         self._publish = publish or (lambda event: None)
         self.first_batch = first_batch
         self.batch_size = batch_size
+        self.chunk_size = chunk_size
         self._items = header_items(features)
 
     async def sync(self, folder: FolderRow, *, announce_new: bool = False) -> FolderSynced:
@@ -301,7 +303,14 @@ class FolderSynchronizer:
         return marks
 
     async def _backfill(self, folder: FolderRow, marks: FolderMarks, tally: _Tally) -> None:
-        """Fetch what lies below ``synced_low_uid``, newest first, a committed batch at a time."""
+        """Fetch what lies below ``synced_low_uid``, newest first.
+
+        UIDs go out in chunks, newest chunk first (the first one small, so the newest mail
+        shows at once). Within a chunk the FETCH streams: rows are committed as they arrive,
+        while the server keeps sending, and the progress mark moves below the chunk only
+        with its last rows. A crash inside a chunk fetches that chunk again, which rewrites
+        nothing (rows are keyed by UID and unchanged rows are not rewritten).
+        """
         low = marks.synced_low_uid or 1
         if low <= 1:
             if marks.last_full_sync is None:
@@ -313,25 +322,36 @@ class FolderSynchronizer:
         pending = sorted(await self.client.uid_search("UID", f"1:{low - 1}"), reverse=True)
         pending = [uid for uid in pending if uid < low]
         total = len(pending) + await self.store.message_count(folder.id)
+        done = total - len(pending)
         position = 0
         size = self.first_batch
         while position < len(pending):
-            batch = pending[position : position + size]
-            position += len(batch)
-            size = self.batch_size
-            fetched = await self.client.uid_fetch(UidSet.of(batch), self._items)
-            wanted = set(batch)
-            records = [record_from_fetch(item) for item in fetched if item.uid in wanted]
-            marks = replace(marks, synced_low_uid=min(batch))
-            if position >= len(pending):
-                marks = replace(marks, synced_low_uid=1, last_full_sync=_now())
-            async with self.store.write() as unit:
-                await unit.upsert_messages(folder.id, records)
-                await unit.set_folder_marks(folder.id, marks)
-            tally.added += len(records)
-            self._publish(
-                SyncProgress(self.account, folder.name, total - len(pending) + position, total)
+            chunk = pending[position : position + size]
+            position += len(chunk)
+            size = self.chunk_size
+            wanted = set(chunk)
+            buffered: list[MessageRecord] = []
+            async for batch in self.client.uid_fetch_iter(UidSet.of(chunk), self._items):
+                buffered.extend(record_from_fetch(i) for i in batch if i.uid in wanted)
+                if len(buffered) >= self.batch_size:
+                    async with self.store.write() as unit:
+                        await unit.upsert_messages(folder.id, buffered)
+                    done += len(buffered)
+                    tally.added += len(buffered)
+                    buffered = []
+                    self._publish(SyncProgress(self.account, folder.name, done, total))
+            finished = position >= len(pending)
+            marks = replace(
+                marks,
+                synced_low_uid=1 if finished else min(chunk),
+                last_full_sync=_now() if finished else marks.last_full_sync,
             )
+            async with self.store.write() as unit:
+                await unit.upsert_messages(folder.id, buffered)
+                await unit.set_folder_marks(folder.id, marks)
+            done += len(buffered)
+            tally.added += len(buffered)
+            self._publish(SyncProgress(self.account, folder.name, done, total))
         if not pending:
             async with self.store.write() as unit:
                 await unit.set_folder_marks(

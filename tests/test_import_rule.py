@@ -195,7 +195,8 @@ def headless_env(tmp_path: Path) -> dict[str, str]:
         (["folders"], 0),
         (["folders", "--json"], 0),
         (["list", "INBOX", "--json"], 0),
-        (["queue"], 1),
+        (["queue"], 0),
+        (["queue", "--json"], 0),
     ],
 )
 def test_headless_commands_never_load_textual(

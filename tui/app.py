@@ -9,10 +9,12 @@ screen is changed by hand after an action, so what is shown is always what the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -20,6 +22,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerFailed, WorkerState
 
 from sync.events import EventBus, Subscription
 from sync.store.events import (
@@ -36,8 +39,11 @@ from tui.screens.help import HelpScreen
 from tui.text import clean
 from tui.widgets.folder_tree import AccountInfo, FolderInfo, FolderTree
 from tui.widgets.message_list import MessageList, MessageSource
-from tui.widgets.reader import MessageHeaders, Reader, plain_text_from_raw
+from tui.widgets.reader import MessageHeaders, Reader, render_message
 from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from sync.config import Config
 
 __all__ = [
     "AccountInfo",
@@ -52,9 +58,18 @@ __all__ = [
     "FoldersUpdated",
     "MailApp",
     "MessagesUpdated",
+    "NewMailNotice",
+    "Notice",
     "OperationsState",
     "backend_event_from_store",
+    "describe_error",
+    "run",
 ]
+
+log = logging.getLogger(__name__)
+
+BackgroundJob = tuple[str, Callable[[], Awaitable[None]]]
+"""A named coroutine function the app runs as a worker for its lifetime (the demo's phone)."""
 
 ComposeKind = Literal["reply", "reply_all", "forward", "compose"]
 _COMPOSE_KINDS: dict[str, ComposeKind] = {
@@ -73,6 +88,8 @@ class ActionRequest:
 
     ``action`` is one of delete, archive, move, flag, toggle_read; ``value`` is the target
     state of flag/toggle_read (True: flag / mark read); ``dest_folder_id`` is set for move.
+    ``implicit`` marks a change the user did not ask for by a key (opening a message reads
+    it): it is not put on the undo stack.
     """
 
     action: str
@@ -80,6 +97,7 @@ class ActionRequest:
     uids: tuple[int, ...]
     value: bool | None = None
     dest_folder_id: int | None = None
+    implicit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +145,29 @@ class OperationsState:
     failed: int
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should read once (a change the server refused, a task that
+    stopped); ``text`` is shown as plain text."""
+
+    text: str
+    severity: Literal["information", "warning", "error"] = "information"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMailNotice:
+    """Mail arrived while live: ``count`` messages in ``folder``, the latest from ``sender``.
+
+    Strings are as the server sent them; the app cleans them before showing them.
+    """
+
+    account: str
+    folder: str
+    sender: str
+    subject: str
+    count: int = 1
+
+
 BackendEvent = (
     FoldersUpdated
     | CountsUpdated
@@ -134,6 +175,8 @@ BackendEvent = (
     | BodyAvailable
     | ConnectionState
     | OperationsState
+    | Notice
+    | NewMailNotice
 )
 
 
@@ -166,6 +209,15 @@ class Backend(Protocol):
         """Configured accounts, in config order."""
         ...
 
+    def current_state(self) -> Sequence[BackendEvent]:
+        """The latest connection and queue state, for a subscriber that just arrived (events
+        published before it subscribed are not replayed by the bus)."""
+        ...
+
+    def watch(self, folder_id: int | None) -> None:
+        """The user now looks at this folder (the engine listens there first)."""
+        ...
+
     async def folders(self) -> Sequence[FolderInfo]:
         """Every shown folder of every account, with unread and total counts."""
         ...
@@ -183,7 +235,9 @@ class Backend(Protocol):
         ...
 
     async def body(self, folder_id: int, uid: int) -> bytes | None:
-        """The raw message when stored (None: not downloaded yet)."""
+        """The raw message, downloaded now if it is not stored yet (None: it cannot be had now,
+        a `BodyAvailable` event follows when it arrives). Raises when a download failed; the
+        exception's text says why in words."""
         ...
 
     async def perform(self, request: ActionRequest) -> str:
@@ -206,13 +260,27 @@ class MailApp(App[None]):
     TITLE = "mailtui"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for("app"))
 
-    def __init__(self, backend: Backend, *, keymap: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        keymap: Mapping[str, str] | None = None,
+        bell_on_new_mail: bool = False,
+        background: Sequence[BackgroundJob] = (),
+    ) -> None:
         super().__init__()
         self.backend = backend
         # Raises KeymapError on an unknown binding id: better at start than a silent no-op.
         self.user_keymap = validate_keymap(keymap or {})
+        self.bell_on_new_mail = bell_on_new_mail
+        self._background = tuple(background)
         self._accounts: list[AccountInfo] = []
         self._filter: str | None = None
+        self._waiting_for_folders = False
+        self.errors: list[str] = []
+        """Every error reported to the user this session, in words (tests read it)."""
+        self.internal_error: BaseException | None = None
+        """The unexpected exception that ended the app, if one did (``run`` reports it)."""
 
     # ----------------------------------------------------------------- layout
 
@@ -259,13 +327,27 @@ class MailApp(App[None]):
         self._accounts = list(await self.backend.accounts())
         for account in self._accounts:
             self.status_bar.set_connection(account.name, "offline")
+        for event in self.backend.current_state():
+            self._on_backend_event(event)
         folders = list(await self.backend.folders())
         self.folder_tree.show_folders(self._accounts, folders)
+        self._open_first_folder(folders)
+        self.message_list.focus()
+        for name, job in self._background:
+            self.run_worker(job(), name=name, group="background", exit_on_error=False)
+
+    def _open_first_folder(self, folders: Sequence[FolderInfo]) -> None:
         inbox = next((f for f in folders if f.name.upper() == "INBOX"), None)
         first = inbox or (folders[0] if folders else None)
         if first is not None:
+            if self._waiting_for_folders:
+                self._waiting_for_folders = False
+                self._note("")
             self.open_folder(first)
-        self.message_list.focus()
+        elif not self._waiting_for_folders:
+            # A first start: say why the screen is empty.
+            self._waiting_for_folders = True
+            self._note("No folders yet: they appear when the first sync reaches the server")
 
     def open_folder(self, folder: FolderInfo) -> None:
         """List a folder (closing the reader and any filter)."""
@@ -273,14 +355,47 @@ class MailApp(App[None]):
         self._clear_filter(reload=False)
         self.folder_tree.select_folder(folder.id)
         self.message_list.set_source(self.backend.source(folder.id))
+        self.backend.watch(folder.id)
+
+    # ----------------------------------------------------------------- errors
+
+    def report_error(self, what: str, error: BaseException) -> None:
+        """The one place errors end up: the log file gets the traceback, the user a sentence."""
+        log.error("%s failed", what, exc_info=error)
+        text = clean(f"{what} failed: {describe_error(error)}")
+        self.errors.append(text)
+        self.notify(text, title="Error", severity="error", timeout=10, markup=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of the app failed: say so and keep running (it logged nothing itself)."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.name or "A background task", event.worker.error)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's last resort for an exception nobody handled: it would print a traceback
+        # over the terminal. A failed worker is reported like any other error and the app
+        # goes on; anything else ends the app with one line (``run``) and the traceback in
+        # the log. Headless (tests), Textual's own handling re-raises it in the test.
+        if isinstance(error, WorkerFailed):
+            self.report_error("A background task", error.error)
+            return
+        log.critical("internal error", exc_info=error)
+        if self.is_headless:
+            super()._handle_exception(error)
+            return
+        self.internal_error = error
+        self.exit(return_code=1)
 
     # ----------------------------------------------------------------- backend events
 
-    @work(group="backend-events", exclusive=True)
+    @work(group="backend-events", exclusive=True, exit_on_error=False, name="Following changes")
     async def _watch_backend(self, subscription: Subscription[BackendEvent]) -> None:
         with subscription:
             async for event in subscription:
-                self._on_backend_event(event)
+                try:
+                    self._on_backend_event(event)
+                except Exception as error:  # one bad event must not stop the others
+                    self.report_error("Showing a change", error)
 
     def _on_backend_event(self, event: BackendEvent) -> None:
         if isinstance(event, MessagesUpdated):
@@ -293,18 +408,43 @@ class MailApp(App[None]):
             self._refresh_folders()
         elif isinstance(event, BodyAvailable):
             shown = (self.reader.folder_id, self.reader.uid)
-            if self.reader.display and shown == (event.folder_id, event.uid):
+            waiting = self.reader.display and not self.reader.body_shown
+            if waiting and shown == (event.folder_id, event.uid):
                 self._load_body(event.folder_id, event.uid)
         elif isinstance(event, ConnectionState):
             self.status_bar.set_connection(event.account, event.text)
         elif isinstance(event, OperationsState):
             self.status_bar.set_operations(event.pending, event.failed)
+        elif isinstance(event, Notice):
+            self.notify(clean(event.text), severity=event.severity, timeout=8, markup=False)
+        elif isinstance(event, NewMailNotice):
+            self._new_mail(event)
 
-    @work(group="folders", exclusive=True)
+    def _new_mail(self, event: NewMailNotice) -> None:
+        sender = clean(event.sender, max_length=60) or "unknown sender"
+        subject = clean(event.subject, max_length=120) or "(no subject)"
+        folder = clean(event.folder, max_length=60)
+        if event.count == 1:
+            text = f"{sender}: {subject}"
+            title = f"New mail in {folder}"
+        else:
+            text = f"Latest: {sender}: {subject}"
+            title = f"{event.count} new messages in {folder}"
+        self.notify(clean(text), title=clean(title), timeout=6, markup=False)
+        if self.bell_on_new_mail:
+            self.bell()
+
+    @work(group="folders", exclusive=True, exit_on_error=False, name="Reading the folders")
     async def _refresh_folders(self) -> None:
         # Exclusive: a burst of count changes costs one re-read, not one each.
+        accounts = list(await self.backend.accounts())
         folders = await self.backend.folders()
+        if accounts != self._accounts:  # a first sync created the account meanwhile
+            self._accounts = accounts
         self.folder_tree.show_folders(self._accounts, folders)
+        if self.message_list.folder_id is None:
+            # Nothing listed yet (a first start: the folders arrive with the first sync).
+            self._open_first_folder(folders)
 
     # ----------------------------------------------------------------- routing
 
@@ -319,16 +459,17 @@ class MailApp(App[None]):
 
     @on(MessageList.LoadFailed)
     def _load_failed(self, event: MessageList.LoadFailed) -> None:
-        self.notify(
-            clean(f"Could not read messages: {event.error}"), severity="error", markup=False
-        )
+        self.report_error("Reading messages", event.error)
 
     @on(MessageList.ActionRequested)
     async def _action_requested(self, event: MessageList.ActionRequested) -> None:
         kind = _COMPOSE_KINDS.get(event.action)
         if kind is not None:
             uid = event.uids[0] if event.uids else None
-            self._note(await self.backend.compose(kind, event.folder_id, uid))
+            try:
+                self._note(await self.backend.compose(kind, event.folder_id, uid))
+            except Exception as error:
+                self.report_error(event.action.replace("_", " ").capitalize(), error)
             return
         request = ActionRequest(event.action, event.folder_id, event.uids, event.value)
         if event.action == "move":
@@ -351,20 +492,21 @@ class MailApp(App[None]):
         try:
             summary = await self.backend.perform(request)
         except Exception as error:  # the backend reports; the UI must stay up
-            self.notify(clean(f"{request.action} failed: {error}"), severity="error", markup=False)
+            self.report_error(request.action.replace("_", " ").capitalize(), error)
             return
         if request.action in _CONSUMING_ACTIONS:
             self.message_list.clear_selection()
             if self.reader.display and self.reader.uid in request.uids:
                 self._close_reader()
-        self._note(summary)
+        if not request.implicit:
+            self._note(summary)
 
     def _note(self, summary: str) -> None:
         self.status_bar.set_note(summary)
 
     # ----------------------------------------------------------------- reader
 
-    @work(group="reader", exclusive=True)
+    @work(group="reader", exclusive=True, exit_on_error=False, name="Opening the message")
     async def _open_message(self, folder_id: int, uid: int) -> None:
         headers = await self.backend.message(folder_id, uid)
         if headers is None:
@@ -377,28 +519,37 @@ class MailApp(App[None]):
         self.reader.focus()
         if row is not None and row.uid == uid and not row.seen:
             # Opening a message reads it (RFC 3501 2.3.2 \Seen), as every client does.
-            await self._perform(ActionRequest("toggle_read", folder_id, (uid,), True))
+            await self._perform(
+                ActionRequest("toggle_read", folder_id, (uid,), True, implicit=True)
+            )
         await self._show_body(folder_id, uid)
 
-    @work(group="reader-body", exclusive=True)
+    @work(group="reader-body", exclusive=True, exit_on_error=False, name="Showing the message")
     async def _load_body(self, folder_id: int, uid: int) -> None:
         await self._show_body(folder_id, uid)
 
     async def _show_body(self, folder_id: int, uid: int) -> None:
-        raw = await self.backend.body(folder_id, uid)
-        if (self.reader.folder_id, self.reader.uid) != (folder_id, uid):
-            return  # the user moved on meanwhile
-        text = None if raw is None else await self._extract_text(raw)
-        self.reader.show_body(text)
+        def still_shown() -> bool:
+            return (self.reader.folder_id, self.reader.uid) == (folder_id, uid)
 
-    async def _extract_text(self, raw: bytes) -> str:
-        # Parsing a big message must not stall the UI loop.
-        worker = self.run_worker(
-            partial(plain_text_from_raw, raw), thread=True, group="parse", exit_on_error=False
-        )
-        await worker.wait()
-        result = worker.result
-        return result if isinstance(result, str) else ""
+        try:
+            raw = await self.backend.body(folder_id, uid)
+        except Exception as error:
+            # Shown where the user looks (the reader), in words; the log gets the details.
+            log.info("body of %s/%s: %r", folder_id, uid, error)
+            if still_shown():
+                self.reader.show_error(f"Could not download this message: {describe_error(error)}")
+            return
+        if not still_shown():
+            return  # the user moved on meanwhile
+        if raw is None:
+            self.reader.show_missing()
+            return
+        styles = self.reader.styles_for_render()
+        # Parsing a big message (MIME walk, HTML layout) must not stall the UI loop.
+        rendered = await asyncio.to_thread(render_message, raw, styles)
+        if still_shown():
+            self.reader.show_message(rendered)
 
     def _close_reader(self) -> None:
         if self.reader.display:
@@ -432,7 +583,11 @@ class MailApp(App[None]):
 
     async def action_undo(self) -> None:
         """Undo the last operation."""
-        summary = await self.backend.undo()
+        try:
+            summary = await self.backend.undo()
+        except Exception as error:
+            self.report_error("Undo", error)
+            return
         self._note(summary or "Nothing to undo")
 
     def action_filter(self) -> None:
@@ -455,7 +610,11 @@ class MailApp(App[None]):
         if not query:
             self._clear_filter(reload=True)
             return
-        source = await self.backend.filtered_source(folder_id, query)
+        try:
+            source = await self.backend.filtered_source(folder_id, query)
+        except Exception as error:
+            self.report_error("Filtering", error)
+            return
         if source is None:
             self._note("Filtering is not available for this folder")
             return
@@ -492,3 +651,18 @@ class MailApp(App[None]):
             else:
                 continue
             yield SystemCommand(spec.description, f"{spec.id} ({spec.keys})", callback)
+
+
+def describe_error(error: BaseException) -> str:
+    """An exception in words for the user: its message, else its type's name."""
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    text = str(error).strip()
+    return text or type(error).__name__
+
+
+def run(config: Config) -> int:
+    """Run the full-screen interface on ``config`` (``mailtui`` without a command)."""
+    from tui.run import run_app  # the store and engine load only when the TUI really runs
+
+    return run_app(config)

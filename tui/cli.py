@@ -125,10 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.add_argument("--account", metavar="NAME", help="the account holding FOLDER")
 
-    command("queue", "show changes waiting for the server (not built yet)")
-    search = command("search", "search mail (not built yet)")
-    search.add_argument("query", metavar="QUERY")
-    command("demo", "try mailtui on a local demo server (not built yet)")
+    queue = command("queue", "list changes and outgoing mail waiting for the server (no network)")
+    queue.add_argument("--json", action="store_true", help="print a JSON array")
+    queue.add_argument("--account", metavar="NAME", help="only this account")
+    search = command("search", "search mail: the store at once, then the server for the rest")
+    search.add_argument("query", metavar="QUERY", nargs="+", help="e.g. from:ann is:unread lunch")
+    search.add_argument("--json", action="store_true", help="print a JSON array")
+    search.add_argument("--account", metavar="NAME", help="only this account")
+    search.add_argument("--local", action="store_true", help="the store only, no network")
+    command("demo", "try mailtui on a private local server with sample mail that keeps changing")
     return parser
 
 
@@ -163,10 +168,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_tui(args)
     if command == "sync":
         return _run_sync(args)
-    if command in ("folders", "list"):
+    if command == "demo":
+        return _run_demo(args)
+    if command == "search":
+        import asyncio
+
+        return asyncio.run(_search(_optional_config(args), args))
+    if command in ("folders", "list", "queue"):
         import asyncio  # here, not at the top: --version and --help start faster without it
 
-        run = _folders if command == "folders" else _list
+        run = {"folders": _folders, "list": _list, "queue": _queue}[command]
         return asyncio.run(run(_optional_config(args), args))
     # Not built yet: say so in one line, fail, and do nothing else.
     raise _Exit(EXIT_FAILURE, f"'{command}' is not built yet")
@@ -177,11 +188,20 @@ def _run_tui(args: argparse.Namespace) -> int:
     try:
         config = load_config(path)
     except ConfigNotFound:
-        # A first start is not an error: say where the config goes and how it looks.
-        print(f"mailtui: no config file yet. Create {path}, for example:\n")
-        print(render_example())
-        print("Then run `mailtui sync` to fetch mail; `mailtui --help` lists the commands.")
-        return EXIT_OK
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # A first start is not an error: say where the config goes and how it looks.
+            print(f"mailtui: no config file yet. Create {path}, for example:\n")
+            print(render_example())
+            print("Then run `mailtui sync` to fetch mail; `mailtui --help` lists the commands.")
+            return EXIT_OK
+        # On a terminal, the setup screen writes the config after a successful login test.
+        from tui.screens.setup import run_setup  # Textual is loaded only here
+
+        written = run_setup(path)
+        if written is None:
+            print(f"mailtui: setup cancelled; nothing was written to {path}")
+            return EXIT_OK
+        config = load_config(written)
     # Textual is imported here and only here.
     run = _entry_point("tui.app", "run")  # run(config: Config) -> int
     if run is None:
@@ -194,6 +214,14 @@ def _run_tui(args: argparse.Namespace) -> int:
     configure_logging(log_dir(config), verbose=args.verbose, to_stderr=False)
     status = run(config)
     return status if isinstance(status, int) else EXIT_OK
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    # run_demo(*, verbose: bool) -> int; it sets up logging (into the demo's own directory).
+    run = _entry_point("tui.run", "run_demo")
+    if run is None:
+        raise _Exit(EXIT_FAILURE, "'demo' is not built yet")
+    return int(run(verbose=args.verbose))
 
 
 def _run_sync(args: argparse.Namespace) -> int:
@@ -297,6 +325,96 @@ def _folder_json(account: str, row: FolderRow) -> dict[str, Any]:
     }
 
 
+async def _queue(config: Config | None, args: argparse.Namespace) -> int:
+    """Pending and failed operations, then the outbox, of every account (or one)."""
+    from sync.ops.describe import describe
+
+    store = await _open_store(config)
+    try:
+        accounts = {account.id: account.name for account in await store.accounts()}
+        if args.account is not None and args.account not in accounts.values():
+            raise _Exit(EXIT_FAILURE, _unknown_account(args.account, accounts.values()))
+        shown = {(f.account_id, f.name): f.display_name for f in await store.folders()}
+        items: list[dict[str, Any]] = []
+        for account_id, account in accounts.items():
+            if args.account is not None and account != args.account:
+                continue
+
+            def folder_name(name: str | None, account_id: int = account_id) -> str:
+                if name is None:
+                    return "?"
+                return shown.get((account_id, name), name)
+
+            for op in await store.pending_operations(account_id, include_failed=True):
+                items.append(
+                    {
+                        "account": account,
+                        "type": "change",
+                        "id": op.id,
+                        "kind": op.kind,
+                        "state": "failed" if op.failed else "pending",
+                        "folder": folder_name(op.folder_name) if op.folder_name else None,
+                        "description": describe(op, folder_name),
+                        "attempts": op.attempts,
+                        "error": op.last_error,
+                        "queued": _iso(op.created_at),
+                        "next_attempt": _iso(op.next_attempt_at),
+                    }
+                )
+            for message in await store.outbox(account_id, include_failed=True):
+                items.append(
+                    {
+                        "account": account,
+                        "type": "outgoing",
+                        "id": message.id,
+                        "kind": "send",
+                        "state": "failed" if message.failed else "pending",
+                        "folder": None,
+                        "description": "to " + ", ".join(message.recipients),
+                        "attempts": message.attempts,
+                        "error": message.last_error,
+                        "queued": _iso(message.created_at),
+                        "next_attempt": _iso(message.next_attempt_at),
+                    }
+                )
+    finally:
+        await store.close()
+    out = sys.stdout
+    if args.json:
+        _write_json_array(out, items)
+        return EXIT_OK
+    if not items:
+        out.write("nothing waiting for the server\n")
+        return EXIT_OK
+    header = ("ACCOUNT", "ID", "STATE", "WHAT", "ERROR")
+    table = [
+        (
+            clean_text(item["account"]),
+            ("" if item["type"] == "change" else "out ") + str(item["id"]),
+            item["state"],
+            clean_text(item["description"]),
+            clean_text(item["error"] or ""),
+        )
+        for item in items
+    ]
+    widths = [max(_cells(line[i]) for line in [header, *table]) for i in range(len(header))]
+    for line in [header, *table]:
+        cells = [
+            cell.rjust(width) if i == 1 else _fit(cell, width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+    return EXIT_OK
+
+
+def _iso(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
 def _unknown_account(name: str, known: Iterable[str]) -> str:
     names = ", ".join(sorted(known)) or "none synced yet"
     return f"no account named {clean_text(name)!r} (accounts: {names})"
@@ -362,6 +480,108 @@ async def _list(config: Config | None, args: argparse.Namespace) -> int:
             after = rows[-1].sort_key
         if args.json:
             out.write("]\n" if first else "\n]\n")
+        out.flush()
+    finally:
+        await store.close()
+    return EXIT_OK
+
+
+async def _search(config: Config | None, args: argparse.Namespace) -> int:
+    """Local results (streamed, newest first), then the server's for uncached bodies."""
+    import time
+
+    from sync.search import QueryError, parse_query
+    from sync.store.search import (
+        SearchKey,
+        folders_needing_server,
+        index_pending_bodies,
+        search_messages,
+        unknown_folders,
+    )
+
+    try:
+        query = parse_query(" ".join(args.query))
+    except QueryError as exc:
+        raise _Exit(EXIT_USAGE, f"bad query: {exc}") from None
+    store = await _open_store(config)
+    try:
+        accounts = {account.id: account.name for account in await store.accounts()}
+        if args.account is not None and args.account not in accounts.values():
+            raise _Exit(EXIT_FAILURE, _unknown_account(args.account, accounts.values()))
+        folders = {folder.id: folder for folder in await store.folders()}
+        scope = None
+        if args.account is not None:
+            scope = [f.id for f in folders.values() if accounts[f.account_id] == args.account]
+        for name in unknown_folders(query, list(folders.values())):
+            print(
+                f"mailtui: no folder {clean_text(name)!r}; 'mailtui folders' lists them",
+                file=sys.stderr,
+            )
+        # Bodies stored but not indexed yet (e.g. by a sync without the indexing step): a
+        # short catch-up, so that a search right after a sync sees them.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and await index_pending_bodies(store, 200):
+            pass
+        out = sys.stdout
+        width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else None
+        first = True
+
+        def emit(row: MessageRow, source: str) -> None:
+            nonlocal first
+            folder = folders[row.folder_id]
+            if args.json:
+                item = _message_json(row)
+                item.update(account=accounts[folder.account_id], folder=folder.name, source=source)
+                out.write(("[\n" if first else ",\n") + json.dumps(item))
+            else:
+                if first:
+                    out.write(f"{_fit('FOLDER', 18)}  " + _row_line(None, width and width - 20))
+                mark = "*" if source == "server" else " "
+                where = mark + _fit(clean_text(folder.display_name), 17)
+                out.write(f"{where}  " + _row_line(row, width and width - 20))
+            first = False
+
+        shown: set[tuple[int, int]] = set()
+        after = None
+        while True:
+            rows = await search_messages(store, query, after=after, limit=_PAGE, folder_ids=scope)
+            for row in rows:
+                emit(row, "local")
+                shown.add((row.folder_id, row.uid))
+            out.flush()
+            if len(rows) < _PAGE:
+                break
+            after = SearchKey.of(rows[-1])
+        from_server = 0
+        if not args.local and config is None:
+            if await folders_needing_server(store, query, folder_ids=scope):
+                print(
+                    "mailtui: no config file, so no server to ask: local results only",
+                    file=sys.stderr,
+                )
+        elif not args.local and config is not None:
+            from sync.search.phases import ServerHits, search_servers
+
+            chosen = [a for a in config.accounts if args.account in (None, a.name)]
+            async for result in search_servers(store, query, chosen, shown=shown, folder_ids=scope):
+                if isinstance(result, ServerHits):
+                    for row in result.rows:
+                        emit(row, "server")
+                        from_server += 1
+                    out.flush()
+                else:
+                    print(
+                        f"mailtui: {clean_text(result.account)} is offline"
+                        f" ({clean_text(result.reason)}): local results only",
+                        file=sys.stderr,
+                    )
+        if args.json:
+            out.write("[]\n" if first else "\n]\n")
+        elif from_server:
+            print(
+                f"mailtui: * {from_server} found on the server (body not downloaded yet)",
+                file=sys.stderr,
+            )
         out.flush()
     finally:
         await store.close()

@@ -203,6 +203,8 @@ class MemoryBackend:
     compose_requests: list[tuple[str, int, int | None]] = field(default_factory=list)
     performed: list[ActionRequest] = field(default_factory=list)
     account: AccountInfo = field(default_factory=lambda: AccountInfo(1, "work", "me@example.org"))
+    state: list[BackendEvent] = field(default_factory=list)
+    watched: list[int | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         names = ["INBOX", "Archive", "Drafts", "Sent", "Trash", *self.extra_folders]
@@ -219,6 +221,14 @@ class MemoryBackend:
     async def accounts(self) -> Sequence[AccountInfo]:
         """The one account."""
         return [self.account]
+
+    def current_state(self) -> Sequence[BackendEvent]:
+        """The state a new subscriber starts from (tests set it)."""
+        return list(self.state)
+
+    def watch(self, folder_id: int | None) -> None:
+        """Remember which folder the app said it shows."""
+        self.watched.append(folder_id)
 
     async def folders(self) -> Sequence[FolderInfo]:
         """Every folder with counts."""

@@ -52,7 +52,7 @@ async def test_hostile_subjects_render_as_plain_text() -> None:
                 date=BASE_TIME - number,
                 subject=subject,
                 from_name="[bold]Mallory[/] \x1b[2J",
-                body=f"Subject: x\r\n\r\nbody {subject}\r\n".encode(),
+                body=f"Subject: {subject}\r\n\r\nbody {subject}\r\n".encode(),
             ),
         )
     app = MailApp(backend)

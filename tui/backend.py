@@ -1,0 +1,706 @@
+"""The real `Backend`: the TUI over the store, the sync engine and the operations queue.
+
+Reads come from the store (keyset pages, counts kept by the store); changes go through
+``sync.ops.Operations`` (the store changes at once, the server follows); the sync engine runs
+in this process for every account whose lock is free, and only the store's change watcher
+runs for an account another ``mailtui sync`` holds (its commits arrive as ``ExternalChange``).
+
+Ownership: ``async with StoreBackend(...)`` starts one supervisor task that owns a TaskGroup
+with every background task (the engine per account, the store and engine event pumps, the
+external-change watcher, new-mail hooks). Leaving the block cancels it, waits for it, logs
+the body-download connections out and releases the account locks; the caller then closes
+the store (its aiosqlite threads are not daemons). A task that fails is logged and shown as a
+`Notice`; it never takes the interface down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shlex
+from collections import OrderedDict
+from collections.abc import Awaitable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sync.clean import clean_text
+from sync.config import AccountConfig, Config
+from sync.engine.account import AccountSync, SyncSettings, is_syncable
+from sync.engine.bodies import BodyFetcher
+from sync.engine.events import (
+    ConnectionPhase,
+    ConnectionStateChanged,
+    EngineEvent,
+    FolderSynced,
+    NewMail,
+    SyncProgress,
+)
+from sync.engine.runner import SyncRun, open_account_syncs
+from sync.events import EventBus, Subscription
+from sync.imap import decode_mailbox
+from sync.ops import Operations, Queued
+from sync.store import FolderRow, SortKey, Store
+from sync.store.events import (
+    ChangeDropped,
+    ExternalChange,
+    OperationFailed,
+    OperationsChanged,
+    StoreEvent,
+)
+from tui.app import (
+    AccountInfo,
+    ActionRequest,
+    BackendEvent,
+    ComposeKind,
+    ConnectionState,
+    FolderInfo,
+    NewMailNotice,
+    Notice,
+    OperationsState,
+    backend_event_from_store,
+    describe_error,
+)
+from tui.widgets.message_list import MessageSource, StoreSource
+from tui.widgets.reader import MessageHeaders
+
+__all__ = [
+    "BodyUnavailable",
+    "StoreBackend",
+    "connection_text",
+    "new_mail_environment",
+]
+
+log = logging.getLogger(__name__)
+
+_SEEN = "\\Seen"
+_FLAGGED = "\\Flagged"
+_UNDO_DEPTH = 50
+_HOOK_TIMEOUT = 30.0
+_STOP_GRACE = 10.0
+_OFFLINE_FETCH_TIMEOUT = 5.0
+# RFC 6154 folders whose new messages were filed, not received.
+_FILED_USES = frozenset({"\\Sent", "\\Trash", "\\Junk", "\\Drafts", "\\Archive", "\\All"})
+_OWN_MOVES_KEPT = 10_000
+# Above any real UID (RFC 3501 2.3.1.1: 32-bit) and any provisional one (negative).
+_UID_CEILING = 1 << 62
+_ERRNO = re.compile(r"\[Errno -?\d+\] ")
+
+
+class BodyUnavailable(Exception):
+    """A message's body could not be downloaded; the text says why in words."""
+
+
+def connection_text(event: ConnectionStateChanged) -> str:
+    """The status bar's words for an account's connection state."""
+    # Short enough that the retry time stays visible in the status bar.
+    detail = clean_text(_ERRNO.sub("", event.detail), max_length=50)
+    if event.phase == ConnectionPhase.ONLINE:
+        return "online"
+    if event.phase == ConnectionPhase.CONNECTING:
+        return "connecting…"
+    if event.phase == ConnectionPhase.OFFLINE:
+        text = f"offline: {detail}" if detail else "offline"
+        if event.retry_in is not None:
+            text += f", retrying in {event.retry_in:.0f} s"
+        return text
+    if event.phase == ConnectionPhase.FAILED:
+        return f"failed: {detail}" if detail else "failed"
+    return "stopped"
+
+
+def new_mail_environment(
+    base: dict[str, str], account: str, folder: str, sender: str, subject: str, count: int
+) -> dict[str, str]:
+    """The environment of the ``notify.new_mail_command`` hook.
+
+    Mail content reaches the hook only as environment variables (cleaned: no controls, no
+    NUL, one line), never inside the command line, so a subject cannot inject a command.
+    """
+    return {
+        **base,
+        "MAILTUI_ACCOUNT": clean_text(account, max_length=200),
+        "MAILTUI_FOLDER": clean_text(folder, max_length=500),
+        "MAILTUI_SENDER": clean_text(sender, max_length=500),
+        "MAILTUI_SUBJECT": clean_text(subject, max_length=1000),
+        "MAILTUI_COUNT": str(count),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _FlagUndo:
+    """Undo of a flag change: the inverse delta, on the messages that really changed."""
+
+    folder_id: int
+    uids: tuple[int, ...]
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class _MovedMessage:
+    """Where a moved message went: its provisional UID there, and how to find it once the
+    server gave it its real UID (Message-ID and arrival time, which a move keeps)."""
+
+    provisional: int
+    message_id: str | None
+    internaldate: int
+
+
+@dataclass(frozen=True, slots=True)
+class _MoveUndo:
+    """Undo of a move (also archive and delete-to-Trash): move the messages back."""
+
+    source_id: int
+    dest_id: int
+    moved: tuple[_MovedMessage, ...]
+    label: str
+
+
+@dataclass(slots=True)
+class _AccountRuntime:
+    """What the backend holds per configured account."""
+
+    config: AccountConfig
+    info: AccountInfo
+    sync: AccountSync | None  # None: another process syncs it
+    fetcher: BodyFetcher
+    state: ConnectionState
+    syncing: bool = False
+
+
+class StoreBackend:
+    """The `tui.app.Backend` over a real store and engine; use as ``async with``."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        lock_dir: Path,
+        settings: SyncSettings | None = None,
+        run_engine: bool = True,
+        external_interval: float = 0.2,
+        fetch_timeout: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.lock_dir = lock_dir
+        self.settings = settings or SyncSettings.from_config(config)
+        self.run_engine = run_engine
+        self.external_interval = external_interval
+        self.fetch_timeout = fetch_timeout
+        self.operations = Operations(store)
+        self._events: EventBus[BackendEvent] = EventBus()
+        self._engine_events: EventBus[EngineEvent] = EventBus()
+        self._accounts: dict[str, _AccountRuntime] = {}
+        self._by_id: dict[int, _AccountRuntime] = {}
+        self._folder_accounts: dict[int, int] = {}
+        self._counts = OperationsState(0, 0)
+        self._undo: list[_FlagUndo | _MoveUndo] = []
+        self._own_moves: OrderedDict[str, None] = OrderedDict()  # Message-IDs moved here
+        self._stack = contextlib.ExitStack()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self._store_events: Subscription[StoreEvent] | None = None
+        self._engine_subscription: Subscription[EngineEvent] | None = None
+
+    # ----------------------------------------------------------------- lifetime
+
+    async def __aenter__(self) -> StoreBackend:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Lock what can be synced here, subscribe to the store and engine, start the tasks.
+
+        On failure nothing is left running or locked.
+        """
+        try:
+            await self._start()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _start(self) -> None:
+        # Accounts exist in the store from the start, so the folder pane and the status bar
+        # can name them before the first sync has run.
+        async with self.store.write() as unit:
+            ids = [
+                await unit.ensure_account(account.name, account.email)
+                for account in self.config.accounts
+            ]
+        held: dict[str, AccountSync] = {}
+        if self.run_engine:
+            run: SyncRun = self._stack.enter_context(
+                open_account_syncs(
+                    self.config,
+                    self.store,
+                    self.lock_dir,
+                    events=self._engine_events,
+                    settings=self.settings,
+                )
+            )
+            held = {account_sync.account.name: account_sync for account_sync in run.syncs}
+        for account, account_id in zip(self.config.accounts, ids, strict=True):
+            account_sync = held.get(account.name)
+            # Downloads on demand need no sync lock: an account synced elsewhere still gets
+            # its own connection for opening messages.
+            connector = account_sync or AccountSync(account, self.store, self.settings)
+            if account_sync is not None:
+                state = "connecting…"
+            elif self.run_engine:
+                state = "synced by another mailtui"
+            else:
+                state = "not syncing"
+            runtime = _AccountRuntime(
+                config=account,
+                info=AccountInfo(account_id, account.name, account.email),
+                sync=account_sync,
+                fetcher=BodyFetcher(self.store, connector.connect),
+                state=ConnectionState(account.name, state),
+            )
+            self._accounts[account.name] = runtime
+            self._by_id[account_id] = runtime
+        # Subscribed before any task starts, so no event is lost in between.
+        self._store_events = self.store.events.subscribe()
+        self._engine_subscription = self._engine_events.subscribe()
+        await self._recount()
+        self._supervisor = asyncio.create_task(self._supervise(), name="mailtui backend")
+
+    async def aclose(self) -> None:
+        """Stop every task and wait for it; log out of download connections; free the locks.
+
+        The store stays open: whoever opened it closes it, after this.
+        """
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            # Bounded: quitting must never hang on a task that does not end when cancelled.
+            await asyncio.wait({supervisor}, timeout=_STOP_GRACE)
+            if not supervisor.done():
+                log.error("background tasks did not stop within %.0f s", _STOP_GRACE)
+        for subscription in (self._store_events, self._engine_subscription):
+            if subscription is not None:
+                subscription.close()
+        for runtime in self._accounts.values():
+            try:
+                await asyncio.wait_for(runtime.fetcher.close(), 5)
+            except Exception as error:  # logging out is a courtesy; the socket closes anyway
+                log.info("%s: closing the download connection: %r", runtime.info.name, error)
+        self._stack.close()
+        self._events.close()
+
+    async def wait_live(self) -> None:
+        """Wait until every account synced here has done its first pass and listens for
+        changes (tests and benchmarks)."""
+        for runtime in self._accounts.values():
+            if runtime.sync is not None:
+                await runtime.sync.wait_live()
+
+    async def _supervise(self) -> None:
+        assert self._store_events is not None and self._engine_subscription is not None
+        async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
+            self._spawn("Following the store", self._pump_store(self._store_events))
+            self._spawn("Following the sync", self._pump_engine(self._engine_subscription))
+            # Always: another process (``mailtui sync``, a second interface) may write.
+            self._spawn(
+                "Watching for other processes", self.store.watch_external(self.external_interval)
+            )
+            for runtime in self._accounts.values():
+                if runtime.sync is not None:
+                    self._spawn(f"Syncing {runtime.info.name}", runtime.sync.run_live())
+
+    def _spawn(self, what: str, work: Coroutine[Any, Any, None]) -> None:
+        if self._tasks is None:
+            work.close()
+            return
+        self._tasks.create_task(self._guard(what, work), name=what)
+
+    async def _guard(self, what: str, work: Awaitable[None]) -> None:
+        """Run one task; a failure is logged and shown, and never cancels its siblings."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("%s stopped", what)
+            self._events.publish(Notice(f"{what} stopped: {describe_error(error)}", "error"))
+
+    # ----------------------------------------------------------------- event pumps
+
+    async def _pump_store(self, subscription: Subscription[StoreEvent]) -> None:
+        while True:
+            first = await subscription.get()
+            batch = [first]
+            while (more := subscription.get_nowait()) is not None:
+                batch.append(more)
+            recount = False
+            sent: set[BackendEvent] = set()
+            for event in batch:
+                mapped = backend_event_from_store(event)
+                if mapped is not None and mapped not in sent:
+                    sent.add(mapped)
+                    self._events.publish(mapped)
+                if isinstance(event, OperationFailed):
+                    self._events.publish(Notice(event.message, "error"))
+                elif isinstance(event, ChangeDropped):
+                    self._events.publish(Notice(event.message, "warning"))
+                recount |= isinstance(
+                    event, OperationsChanged | OperationFailed | ChangeDropped | ExternalChange
+                )
+            if recount:
+                await self._recount()
+
+    async def _recount(self) -> None:
+        pending = failed = 0
+        for runtime in self._accounts.values():
+            account_id = runtime.info.id
+            for op in await self.store.pending_operations(account_id, include_failed=True):
+                failed += op.failed
+                pending += not op.failed
+            for message in await self.store.outbox(account_id, include_failed=True):
+                failed += message.failed
+                pending += not message.failed
+        counts = OperationsState(pending, failed)
+        if counts != self._counts:
+            self._counts = counts
+            self._events.publish(counts)
+
+    async def _pump_engine(self, subscription: Subscription[EngineEvent]) -> None:
+        while True:
+            first = await subscription.get()
+            batch = [first]
+            while (more := subscription.get_nowait()) is not None:
+                batch.append(more)
+            new_mail: dict[tuple[str, str], list[NewMail]] = {}
+            for event in batch:
+                if not isinstance(event, NewMail):
+                    self._on_engine_event(event)
+                elif await self._is_news(event):
+                    new_mail.setdefault((event.account, event.folder), []).append(event)
+            for (account, folder), arrived in new_mail.items():
+                self._announce_new_mail(account, decode_mailbox(folder), arrived)
+
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        runtime = self._accounts.get(event.account)
+        if runtime is None:
+            return
+        if isinstance(event, ConnectionStateChanged):
+            runtime.syncing = False
+            self._set_state(runtime, connection_text(event))
+        elif isinstance(event, SyncProgress):
+            # A first sync: the list fills while this counts up.
+            runtime.syncing = True
+            folder = clean_text(decode_mailbox(event.folder), max_length=40)
+            percent = 100 * event.done // max(event.total, 1)
+            self._set_state(runtime, f"syncing {folder} {percent}%")
+        elif isinstance(event, FolderSynced) and runtime.syncing:
+            runtime.syncing = False
+            self._set_state(runtime, "online")
+
+    def _set_state(self, runtime: _AccountRuntime, text: str) -> None:
+        state = ConnectionState(runtime.info.name, text)
+        if state != runtime.state:
+            runtime.state = state
+            self._events.publish(state)
+
+    async def _is_news(self, event: NewMail) -> bool:
+        """Whether a message the engine saw arrive is news for the user.
+
+        Not news: what lands in Sent, Trash, Junk, Drafts or Archive (filed, not received),
+        and what the user moved here themselves (it arrives as "new" in its destination once
+        the server has it).
+        """
+        folder = await self.store.folder(event.folder_id)
+        if folder is None:
+            return False
+        if folder.name.upper() != "INBOX" and folder.special_use in _FILED_USES:
+            return False
+        if self._own_moves:
+            row = await self.store.message(event.folder_id, event.uid)
+            if row is not None and row.message_id in self._own_moves:
+                return False
+        return True
+
+    def _remember_moved(self, message_ids: Iterable[str | None]) -> None:
+        for message_id in message_ids:
+            if message_id:
+                self._own_moves[message_id] = None
+                self._own_moves.move_to_end(message_id)
+        while len(self._own_moves) > _OWN_MOVES_KEPT:
+            self._own_moves.popitem(last=False)
+
+    def _announce_new_mail(self, account: str, folder: str, arrived: list[NewMail]) -> None:
+        latest = arrived[-1]
+        self._events.publish(
+            NewMailNotice(account, folder, latest.sender, latest.subject, len(arrived))
+        )
+        command = self.config.notify.new_mail_command
+        if command:
+            environment = new_mail_environment(
+                dict(os.environ), account, folder, latest.sender, latest.subject, len(arrived)
+            )
+            self._spawn("The new-mail command", self._run_hook(command, environment))
+
+    async def _run_hook(self, command: str, environment: dict[str, str]) -> None:
+        # No shell: the command line is the user's, split once; mail content is only in the
+        # environment. Output never reaches the terminal (the interface owns it).
+        argv = shlex.split(command)
+        if not argv:
+            return
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            env=environment,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, errors = await asyncio.wait_for(process.communicate(), _HOOK_TIMEOUT)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise
+        if process.returncode:
+            log.warning(
+                "new_mail_command exited with %s: %s",
+                process.returncode,
+                errors.decode("utf-8", "replace").strip()[:500],
+            )
+
+    # ----------------------------------------------------------------- Backend: reads
+
+    @property
+    def events(self) -> EventBus[BackendEvent]:
+        """Typed change events for the interface."""
+        return self._events
+
+    def current_state(self) -> Sequence[BackendEvent]:
+        """Each account's connection state and the queue counts, as of now."""
+        return [*(runtime.state for runtime in self._accounts.values()), self._counts]
+
+    async def accounts(self) -> Sequence[AccountInfo]:
+        """Configured accounts, in config order."""
+        return [runtime.info for runtime in self._accounts.values()]
+
+    async def folders(self) -> Sequence[FolderInfo]:
+        """The folders the engine keeps (subscribed, selectable), with counts."""
+        show_all = self.config.show_all_folders
+        shown: list[FolderInfo] = []
+        for folder in await self.store.folders():
+            if folder.account_id not in self._by_id or not is_syncable(folder, show_all=show_all):
+                continue
+            self._folder_accounts[folder.id] = folder.account_id
+            shown.append(
+                FolderInfo(
+                    id=folder.id,
+                    account_id=folder.account_id,
+                    name=folder.name,
+                    display_name=folder.display_name,
+                    delimiter=folder.delimiter,
+                    special_use=folder.special_use,
+                    unread=folder.unread,
+                    total=folder.total,
+                )
+            )
+        return shown
+
+    def source(self, folder_id: int) -> MessageSource:
+        """Keyset pages of the folder from the store."""
+        return StoreSource(self.store, folder_id)
+
+    async def filtered_source(self, folder_id: int, query: str) -> MessageSource | None:
+        """Not available yet (search is its own issue)."""
+        return None
+
+    async def message(self, folder_id: int, uid: int) -> MessageHeaders | None:
+        """One message row from the store."""
+        return await self.store.message(folder_id, uid)
+
+    def watch(self, folder_id: int | None) -> None:
+        """Tell the engine of the folder's account which folder is on screen."""
+        account_id = self._folder_accounts.get(folder_id) if folder_id is not None else None
+        for runtime in self._accounts.values():
+            if runtime.sync is not None:
+                runtime.sync.watch(folder_id if runtime.info.id == account_id else None)
+
+    async def body(self, folder_id: int, uid: int) -> bytes | None:
+        """The stored raw message, else downloaded now (kept in the store for next time).
+
+        Returns None for a message the server does not have (yet): one added here and not
+        uploaded, or one gone meanwhile. Raises `BodyUnavailable` when downloading failed.
+        """
+        cached = await self.store.body(folder_id, uid)
+        if cached is not None or uid <= 0:  # a provisional row: not on the server yet
+            return cached
+        folder = await self.store.folder(folder_id)
+        runtime = self._by_id.get(folder.account_id) if folder is not None else None
+        if folder is None or runtime is None:
+            return None
+        # Known to be offline: try, but do not keep the reader on "Loading…" for long.
+        offline = runtime.state.text.startswith(("offline", "failed"))
+        timeout = min(self.fetch_timeout, _OFFLINE_FETCH_TIMEOUT) if offline else self.fetch_timeout
+        try:
+            return await asyncio.wait_for(runtime.fetcher.fetch(folder, uid), timeout)
+        except Exception as error:  # connection, protocol or store: all shown in words
+            log.info("%s: downloading %s/%s failed: %r", runtime.info.name, folder.name, uid, error)
+            raise BodyUnavailable(_download_problem(runtime, error)) from error
+
+    # ----------------------------------------------------------------- Backend: changes
+
+    async def perform(self, request: ActionRequest) -> str:
+        """Apply an operation in the store at once and queue it for the server."""
+        folder = await self._folder(request.folder_id)
+        uids = list(request.uids)
+        if not uids:
+            return "Nothing selected"
+        if request.action in ("toggle_read", "flag"):
+            return await self._change_flag(request, folder, uids)
+        rows = {row.uid: row for row in await self.store.messages(folder.id, uids)}
+        if request.action == "delete":
+            queued = await self.operations.delete(folder.id, uids)
+            verb = "Deleted"
+        elif request.action == "archive":
+            archive = self._by_id[folder.account_id].config.archive_folder
+            queued = await self.operations.archive(folder.id, uids, archive_folder=archive)
+            verb = "Archived"
+        elif request.action == "move":
+            if request.dest_folder_id is None:
+                raise ValueError("move needs a destination folder")
+            queued = await self.operations.move(folder.id, uids, request.dest_folder_id)
+            verb = "Moved"
+        else:
+            raise ValueError(f"unknown action {request.action!r}")
+        count = _count(len(rows))
+        self._remember_moved(row.message_id for row in rows.values())
+        if not queued.provisional:
+            return f"{verb} {count} for good (this cannot be undone)"
+        dest_id = await self._destination(queued)
+        moved = tuple(
+            _MovedMessage(provisional, rows[uid].message_id, rows[uid].internaldate)
+            for uid, provisional in queued.provisional.items()
+            if uid in rows
+        )
+        dest = await self.store.folder(dest_id) if dest_id is not None else None
+        where = f" to {decode_mailbox(dest.name)}" if dest is not None else ""
+        if dest_id is not None and moved and not request.implicit:
+            noun = {"Deleted": "delete", "Archived": "archive"}.get(verb, "move")
+            self._push_undo(_MoveUndo(folder.id, dest_id, moved, noun))
+        return clean_text(f"{verb} {count}{where} (z undoes)")
+
+    async def _change_flag(self, request: ActionRequest, folder: FolderRow, uids: list[int]) -> str:
+        flag = _SEEN if request.action == "toggle_read" else _FLAGGED
+        on = True if request.value is None else request.value
+        rows = await self.store.messages(folder.id, uids)
+        # Only the messages that really change: undo must not unflag what was flagged before.
+        changing = tuple(
+            row.uid for row in rows if (row.seen if flag == _SEEN else row.flagged) != on
+        )
+        if flag == _SEEN:
+            await self.operations.mark_read(folder.id, uids, on)
+            what = "read" if on else "unread"
+            summary = f"Marked {_count(len(rows))} {what}"
+        else:
+            await self.operations.flag(folder.id, uids, on)
+            summary = f"{'Flagged' if on else 'Unflagged'} {_count(len(rows))}"
+        if changing and not request.implicit:
+            add, remove = ((), (flag,)) if on else ((flag,), ())
+            self._push_undo(
+                _FlagUndo(folder.id, changing, add, remove, summary[0].lower() + summary[1:])
+            )
+        return summary
+
+    async def _destination(self, queued: Queued) -> int | None:
+        # The destination folder of a move: where its first provisional row lives.
+        provisional = next(iter(queued.provisional.values()), None)
+        if provisional is None:
+            return None
+        for folder in await self.store.folders():
+            if await self.store.message(folder.id, provisional) is not None:
+                return folder.id
+        return None
+
+    def _push_undo(self, entry: _FlagUndo | _MoveUndo) -> None:
+        self._undo.append(entry)
+        del self._undo[:-_UNDO_DEPTH]
+
+    async def undo(self) -> str | None:
+        """Undo the last operation done here (by queueing its inverse)."""
+        if not self._undo:
+            return None
+        entry = self._undo.pop()
+        if isinstance(entry, _FlagUndo):
+            await self.operations.set_keywords(
+                entry.folder_id, entry.uids, add=entry.add, remove=entry.remove
+            )
+            return f"Undid: {entry.label}"
+        found = [
+            uid
+            for moved in entry.moved
+            if (uid := await self._locate(entry.dest_id, moved)) is not None
+        ]
+        if not found:
+            return "Nothing to undo: those messages are no longer there"
+        self._remember_moved(moved.message_id for moved in entry.moved)
+        await self.operations.move(entry.dest_id, found, entry.source_id)
+        source = await self.store.folder(entry.source_id)
+        where = f" to {decode_mailbox(source.name)}" if source is not None else ""
+        return clean_text(f"Undid the {entry.label}: {_count(len(found))} back{where}")
+
+    async def _locate(self, folder_id: int, moved: _MovedMessage) -> int | None:
+        """The UID a moved message has now: still its provisional one, or the server's."""
+        if await self.store.message(folder_id, moved.provisional) is not None:
+            return moved.provisional
+        if moved.message_id is None:
+            return None
+        # Its arrival time is its sort key: one keyset page from there holds it.
+        page = await self.store.page(
+            folder_id, after=SortKey(moved.internaldate, _UID_CEILING), limit=50
+        )
+        for row in page:
+            if row.internaldate != moved.internaldate:
+                break
+            if row.message_id == moved.message_id:
+                return row.uid
+        return None
+
+    async def compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> str:
+        """Writing mail from the interface is not built yet."""
+        return "Writing mail is not in the interface yet"
+
+    async def _folder(self, folder_id: int) -> FolderRow:
+        folder = await self.store.folder(folder_id)
+        if folder is None:
+            raise ValueError("that folder is gone")
+        return folder
+
+
+def _count(number: int) -> str:
+    return f"{number} message{'s' if number != 1 else ''}"
+
+
+def _download_problem(runtime: _AccountRuntime, error: BaseException) -> str:
+    """Why a body could not be downloaded, in words."""
+    state = runtime.state.text
+    reason = describe_error(error)
+    if isinstance(error, TimeoutError):
+        reason = "the server did not answer in time"
+    if state.startswith(("offline", "failed")):
+        return f"{runtime.info.name} is {state}; it will be shown once it is downloaded ({reason})"
+    return clean_text(reason, max_length=300)

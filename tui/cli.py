@@ -552,7 +552,7 @@ async def _search(config: Config | None, args: argparse.Namespace) -> int:
             if len(rows) < _PAGE:
                 break
             after = SearchKey.of(rows[-1])
-        from_server = 0
+        from_server = not_synced = 0
         if not args.local and config is None:
             if await folders_needing_server(store, query, folder_ids=scope):
                 print(
@@ -568,6 +568,7 @@ async def _search(config: Config | None, args: argparse.Namespace) -> int:
                     for row in result.rows:
                         emit(row, "server")
                         from_server += 1
+                    not_synced += result.not_synced
                     out.flush()
                 else:
                     print(
@@ -580,6 +581,12 @@ async def _search(config: Config | None, args: argparse.Namespace) -> int:
         elif from_server:
             print(
                 f"mailtui: * {from_server} found on the server (body not downloaded yet)",
+                file=sys.stderr,
+            )
+        if not_synced:
+            print(
+                f"mailtui: {not_synced} more found on the server are not synced yet;"
+                " run 'mailtui sync'",
                 file=sys.stderr,
             )
         out.flush()

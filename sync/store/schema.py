@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from sync.store.search import SEARCH_SCHEMA
 
 __all__ = [
     "LATEST_VERSION",
@@ -184,10 +185,12 @@ _V3 = (
     "INSERT INTO provisional_uids (last) VALUES (0)",
 )
 
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, _V1, "accounts, folders, messages, bodies"),
     Migration(2, _V2, "pending operations and outbox"),
     Migration(3, _V3, "retry time of pending operations, provisional UIDs"),
+    Migration(4, SEARCH_SCHEMA, "full-text search (FTS5) and the thread cache"),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -91,6 +91,13 @@ class OperationReplayer(Protocol):
         seconds until an operation held back by a temporary failure is due (else None)."""
 
 
+class OutboxSending(Protocol):
+    """What the engine needs from the outbox (``sync.outbox.OutboxSender``)."""
+
+    async def send_due(self, *, ignore_backoff: bool = False) -> float | None:
+        """Send every due outgoing message; return the seconds until the next is due."""
+
+
 class AccountFatalError(Exception):
     """A failure that retrying cannot fix: refused login, bad certificate, no secret."""
 
@@ -178,9 +185,11 @@ class AccountSync:
         events: EventBus[EngineEvent] | None = None,
         secret: Callable[[], Awaitable[str]] | None = None,
         operations: OperationReplayer | None = None,
+        outbox: OutboxSending | None = None,
     ) -> None:
         self.account = account
         self.operations = operations
+        self.outbox = outbox
         self.store = store
         self.settings = settings or SyncSettings()
         self.events: EventBus[EngineEvent] = events or EventBus()
@@ -396,6 +405,10 @@ class AccountSync:
         self._set_phase(ConnectionPhase.ONLINE)
         try:
             await self.sync_all(client, features)
+            if self.outbox is not None:
+                await self.outbox.send_due(ignore_backoff=True)
+                if self.operations is not None:  # the Sent copy and \Answered go up now
+                    await self.operations.replay(client, features)
             prefetcher = BodyPrefetcher(self.store, self.settings.prefetch)
             prefetcher.schedule([folder.id for folder in await self.syncable_folders()])
             while not prefetcher.idle:
@@ -448,6 +461,7 @@ class AccountSync:
                     tasks.create_task(self._work(worker, features))
                     tasks.create_task(self._watch(watcher, features))
                     tasks.create_task(self._follow_local_changes())
+                    tasks.create_task(self._send_outbox())
                     if not features.notify:
                         tasks.create_task(self._poll())
                         tasks.create_task(self._watch_viewed(features))
@@ -610,6 +624,32 @@ class AccountSync:
                     isinstance(event, OperationsChanged) and event.account_id == account_id
                 ):
                     self.request_sync(_REPLAY)
+
+    async def _send_outbox(self) -> None:
+        """Send the outbox now (a connection is back: backoff or not), then whenever a
+        message is due or the outbox changes, here or in another process."""
+        if self.outbox is None:
+            return
+        account_id = await self.account_id()
+        with self.store.events.subscribe() as changes:
+            due = await self.outbox.send_due(ignore_backoff=True)
+            while True:
+                try:
+                    event: object = await asyncio.wait_for(changes.get(), due)
+                except TimeoutError:
+                    due = await self.outbox.send_due()
+                    continue
+                except StopAsyncIteration:
+                    return
+                events = [event]
+                while (more := changes.get_nowait()) is not None:
+                    events.append(more)
+                if any(
+                    isinstance(e, ExternalChange)
+                    or (isinstance(e, OperationsChanged) and e.account_id == account_id)
+                    for e in events
+                ):
+                    due = await self.outbox.send_due()
 
     async def _poll(self) -> None:
         """Without NOTIFY: every ``poll_interval``, refresh the folder list and every folder."""

@@ -20,6 +20,7 @@ from sync.engine.events import EngineEvent
 from sync.engine.lock import AccountLock, AccountLocked
 from sync.events import EventBus
 from sync.ops import Replayer
+from sync.outbox import OutboxSender
 from sync.store import Store
 
 __all__ = ["SyncRun", "open_account_syncs"]
@@ -84,6 +85,7 @@ def open_account_syncs(
                 settings or SyncSettings.from_config(config),
                 events=bus,
                 operations=replayer,
+                outbox=OutboxSender(store, account),
             )
             # A folder an operation names may have been renamed elsewhere: the replayer asks
             # for a folder-list sync before it gives up on it.

@@ -198,7 +198,11 @@ class PendingOperation:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """A message in the outbox, kept until the SMTP server accepted it."""
+    """A message in the outbox, kept until the SMTP server accepted it.
+
+    ``state`` is ``queued``, ``sending`` (handed to the SMTP server, answer not recorded yet)
+    or ``failed``; ``after_send`` is the JSON that ``sync.outbox`` acts on once it is sent.
+    """
 
     id: int
     account_id: int
@@ -210,3 +214,5 @@ class OutgoingMessage:
     next_attempt_at: int | None
     last_error: str | None
     failed: bool
+    state: str = "queued"
+    after_send: str = "{}"

@@ -185,12 +185,20 @@ _V3 = (
     "INSERT INTO provisional_uids (last) VALUES (0)",
 )
 
+_V5 = (
+    # What must happen once the SMTP server has accepted the message (the Sent copy, the
+    # original's \Answered or $Forwarded, the draft to remove), as JSON recorded with the
+    # message in the same transaction (sync.outbox). The state column gains 'sending': the
+    # message is with the SMTP server, which may or may not have accepted it yet.
+    "ALTER TABLE outbox ADD COLUMN after_send TEXT NOT NULL DEFAULT '{}'",
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, _V1, "accounts, folders, messages, bodies"),
     Migration(2, _V2, "pending operations and outbox"),
     Migration(3, _V3, "retry time of pending operations, provisional UIDs"),
     Migration(4, SEARCH_SCHEMA, "full-text search (FTS5) and the thread cache"),
+    Migration(5, _V5, "what the outbox does once a message is sent"),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -118,6 +118,32 @@ _OPERATIONS_SQL = (
 )
 _OPERATION_SQL = f"SELECT {_OPERATION_COLUMNS} FROM pending_ops WHERE id = ?"
 
+_OUTBOX_COLUMNS = (
+    "id, account_id, raw, envelope_from, recipients, created_at, attempts, next_attempt_at,"
+    " last_error, state, after_send"
+)
+_OUTBOX_SQL = (
+    f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
+    " WHERE account_id = ? AND (? OR state != 'failed') ORDER BY id"
+)
+
+
+def _outgoing(row: sqlite3.Row | tuple[Any, ...]) -> OutgoingMessage:
+    return OutgoingMessage(
+        id=row[0],
+        account_id=row[1],
+        raw=bytes(row[2]),
+        envelope_from=row[3],
+        recipients=tuple(json.loads(row[4])),
+        created_at=row[5],
+        attempts=row[6],
+        next_attempt_at=row[7],
+        last_error=row[8],
+        failed=row[9] == "failed",
+        state=row[9],
+        after_send=row[10],
+    )
+
 
 def _operation(row: sqlite3.Row | tuple[Any, ...]) -> PendingOperation:
     return PendingOperation(
@@ -738,16 +764,94 @@ class StoreWriter:
         await self.upsert_messages(folder_id, [record_of(row) for row in rows])
 
     async def queue_outgoing(
-        self, account_id: int, raw: bytes, envelope_from: str, recipients: Sequence[str]
+        self,
+        account_id: int,
+        raw: bytes,
+        envelope_from: str,
+        recipients: Sequence[str],
+        *,
+        after_send: str = "{}",
     ) -> int:
-        """Put a message in the outbox; return its id."""
+        """Put a message in the outbox; return its id. ``after_send`` (JSON) is what
+        ``sync.outbox`` does once the message is sent, kept with it."""
         row = await self._one(
-            "INSERT INTO outbox (account_id, raw, envelope_from, recipients, created_at)"
-            " VALUES (?, ?, ?, ?, ?) RETURNING id",
-            (account_id, raw, envelope_from, json.dumps(list(recipients)), int(time.time())),
+            "INSERT INTO outbox (account_id, raw, envelope_from, recipients, created_at,"
+            " after_send) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                account_id,
+                raw,
+                envelope_from,
+                json.dumps(list(recipients)),
+                int(time.time()),
+                after_send,
+            ),
         )
         self._operations.add(account_id)
         return int(row[0])
+
+    async def outgoing(self, outbox_id: int) -> OutgoingMessage | None:
+        """One outbox message as this unit of work sees it, or None."""
+        row = await self._one(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", (outbox_id,))
+        return None if row is None else _outgoing(row)
+
+    async def outgoing_sending(self, outbox_id: int) -> bool:
+        """Mark a queued message as being handed to the SMTP server (before the first byte
+        goes out); False when it is not queued any more (discarded, failed, or taken)."""
+        rows = await self._rows(
+            "UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'queued'"
+            " RETURNING account_id",
+            (outbox_id,),
+        )
+        self._operations.update(int(row[0]) for row in rows)
+        return bool(rows)
+
+    async def outgoing_requeue(
+        self, account_id: int, note: str, *, keep: Collection[int] = ()
+    ) -> list[int]:
+        """Put the account's ``sending`` messages (but those in ``keep``) back in the queue
+        with ``note`` as their last error; return their ids. For messages whose sender died
+        or was cancelled before it could record the SMTP server's answer."""
+        rows = await self._rows(
+            "UPDATE outbox SET state = 'queued', last_error = ?, next_attempt_at = NULL"
+            " WHERE account_id = ? AND state = 'sending'"
+            " AND id NOT IN (SELECT value FROM json_each(?)) RETURNING id",
+            (note, account_id, json.dumps(list(keep))),
+        )
+        if rows:
+            self._operations.add(account_id)
+        return [int(row[0]) for row in rows]
+
+    async def retry_outgoing(self, outbox_id: int) -> bool:
+        """Put a failed message back in the queue, to be sent at once; False if it is not
+        failed."""
+        rows = await self._rows(
+            "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = NULL"
+            " WHERE id = ? AND state = 'failed' RETURNING account_id",
+            (outbox_id,),
+        )
+        self._operations.update(int(row[0]) for row in rows)
+        return bool(rows)
+
+    async def discard_outgoing(self, outbox_id: int) -> bool:
+        """Drop a queued or failed message; False when there is none, or it is being sent."""
+        rows = await self._rows(
+            "DELETE FROM outbox WHERE id = ? AND state != 'sending' RETURNING account_id",
+            (outbox_id,),
+        )
+        self._operations.update(int(row[0]) for row in rows)
+        return bool(rows)
+
+    async def find_messages(self, account_id: int, message_id: str) -> list[tuple[int, int]]:
+        """(folder id, UID) of the account's stored messages with this Message-ID."""
+        return [
+            (int(row[0]), int(row[1]))
+            for row in await self._rows(
+                "SELECT m.folder_id, m.uid FROM messages AS m JOIN folders AS f"
+                " ON f.id = m.folder_id WHERE m.message_id = ? AND f.account_id = ?"
+                " ORDER BY m.folder_id, m.uid",
+                (message_id, account_id),
+            )
+        ]
 
     async def outgoing_sent(self, outbox_id: int) -> None:
         """Drop an outbox message the SMTP server accepted."""
@@ -756,10 +860,12 @@ class StoreWriter:
     async def outgoing_failed(
         self, outbox_id: int, error: str, *, next_attempt_at: int | None, give_up: bool
     ) -> None:
-        """Record a failed send; retry at ``next_attempt_at``, or park it when ``give_up``."""
+        """Record a failed send; retry at ``next_attempt_at`` (queued again), or park it as
+        failed when ``give_up``."""
         rows = await self._rows(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-            " state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ? RETURNING account_id",
+            " state = CASE WHEN ? THEN 'failed' ELSE 'queued' END WHERE id = ?"
+            " RETURNING account_id",
             (error, next_attempt_at, give_up, outbox_id),
         )
         self._operations.update(int(row[0]) for row in rows)
@@ -1060,27 +1166,8 @@ class Store:
         self, account_id: int, *, include_failed: bool = False
     ) -> list[OutgoingMessage]:
         """An account's outbox in queue order."""
-        rows = await self._rows(
-            "SELECT id, account_id, raw, envelope_from, recipients, created_at, attempts,"
-            " next_attempt_at, last_error, state = 'failed' FROM outbox"
-            " WHERE account_id = ? AND (? OR state != 'failed') ORDER BY id",
-            (account_id, include_failed),
-        )
-        return [
-            OutgoingMessage(
-                id=row[0],
-                account_id=row[1],
-                raw=bytes(row[2]),
-                envelope_from=row[3],
-                recipients=tuple(json.loads(row[4])),
-                created_at=row[5],
-                attempts=row[6],
-                next_attempt_at=row[7],
-                last_error=row[8],
-                failed=bool(row[9]),
-            )
-            for row in rows
-        ]
+        rows = await self._rows(_OUTBOX_SQL, (account_id, include_failed))
+        return [_outgoing(row) for row in rows]
 
     # -- other processes -------------------------------------------------------------------
 

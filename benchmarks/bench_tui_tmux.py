@@ -40,9 +40,10 @@ def tmux(*args: str) -> str:
     return result.stdout
 
 
-def screen() -> str:
-    """The pane's text as a person sees it."""
-    return tmux("capture-pane", "-p", "-t", SESSION)
+def screen(*, styled: bool = False) -> str:
+    """The pane's text as a person sees it; ``styled`` keeps colours and attributes (a
+    cursor that moves changes only those)."""
+    return tmux("capture-pane", "-p", *(["-e"] if styled else []), "-t", SESSION)
 
 
 def wait_for(check: Callable[[str], bool], limit: float) -> float | None:
@@ -96,10 +97,10 @@ def key_latency(key: str, repeats: int = 20) -> list[float]:
     """Seconds from send-keys until the screen changes, for each of ``repeats`` presses."""
     times: list[float] = []
     for _ in range(repeats):
-        before = screen()
+        before = screen(styled=True)
         started = time.perf_counter()
         tmux("send-keys", "-t", SESSION, key)
-        while screen() == before and time.perf_counter() - started < 2.0:
+        while screen(styled=True) == before and time.perf_counter() - started < 2.0:
             time.sleep(0.002)
         times.append(time.perf_counter() - started)
         time.sleep(0.05)

@@ -214,6 +214,9 @@ class Backend(Protocol):
         published before it subscribed are not replayed by the bus)."""
         ...
 
+    def ui_ready(self) -> None:
+        """The first rows are on screen: heavy background work may start now."""
+
     def watch(self, folder_id: int | None) -> None:
         """The user now looks at this folder (the engine listens there first)."""
         ...
@@ -277,6 +280,7 @@ class MailApp(App[None]):
         self._accounts: list[AccountInfo] = []
         self._filter: str | None = None
         self._waiting_for_folders = False
+        self._told_ui_ready = False
         self.errors: list[str] = []
         """Every error reported to the user this session, in words (tests read it)."""
         self.internal_error: BaseException | None = None
@@ -456,6 +460,14 @@ class MailApp(App[None]):
     @on(MessageList.Opened)
     def _message_opened(self, event: MessageList.Opened) -> None:
         self._open_message(event.folder_id, event.uid)
+
+    @on(MessageList.CursorMoved)
+    def _first_rows_shown(self, event: MessageList.CursorMoved) -> None:
+        # The first CursorMoved comes with the first page: once it is painted, the backend
+        # may load and start the sync engine without delaying what the user sees.
+        if not self._told_ui_ready:
+            self._told_ui_ready = True
+            self.call_after_refresh(self.backend.ui_ready)
 
     @on(MessageList.LoadFailed)
     def _load_failed(self, event: MessageList.LoadFailed) -> None:

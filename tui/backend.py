@@ -26,12 +26,10 @@ from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync.clean import clean_text
 from sync.config import AccountConfig, Config
-from sync.engine.account import AccountSync, SyncSettings, is_syncable
-from sync.engine.bodies import BodyFetcher
 from sync.engine.events import (
     ConnectionPhase,
     ConnectionStateChanged,
@@ -40,7 +38,6 @@ from sync.engine.events import (
     NewMail,
     SyncProgress,
 )
-from sync.engine.runner import SyncRun, open_account_syncs
 from sync.events import EventBus, Subscription
 from sync.imap import decode_mailbox
 from sync.ops import Operations, Queued
@@ -68,6 +65,10 @@ from tui.app import (
 from tui.widgets.message_list import MessageSource, StoreSource
 from tui.widgets.reader import MessageHeaders
 
+if TYPE_CHECKING:  # the engine (IMAP client, parser) loads after the first rows are painted
+    from sync.engine.account import AccountSync, SyncSettings
+    from sync.engine.bodies import BodyFetcher
+
 __all__ = [
     "BodyUnavailable",
     "StoreBackend",
@@ -82,6 +83,8 @@ _FLAGGED = "\\Flagged"
 _UNDO_DEPTH = 50
 _HOOK_TIMEOUT = 30.0
 _STOP_GRACE = 10.0
+# The engine starts once the first rows are painted, or after this many seconds.
+_ENGINE_START_DELAY = 1.0
 _OFFLINE_FETCH_TIMEOUT = 5.0
 # RFC 6154 folders whose new messages were filed, not received.
 _FILED_USES = frozenset({"\\Sent", "\\Trash", "\\Junk", "\\Drafts", "\\Archive", "\\All"})
@@ -168,8 +171,8 @@ class _AccountRuntime:
 
     config: AccountConfig
     info: AccountInfo
-    sync: AccountSync | None  # None: another process syncs it
-    fetcher: BodyFetcher
+    sync: AccountSync | None  # None: another process syncs it, or the engine has not started
+    fetcher: BodyFetcher | None  # made on first use
     state: ConnectionState
     syncing: bool = False
 
@@ -191,7 +194,7 @@ class StoreBackend:
         self.config = config
         self.store = store
         self.lock_dir = lock_dir
-        self.settings = settings or SyncSettings.from_config(config)
+        self._settings = settings
         self.run_engine = run_engine
         self.external_interval = external_interval
         self.fetch_timeout = fetch_timeout
@@ -209,6 +212,8 @@ class StoreBackend:
         self._tasks: asyncio.TaskGroup | None = None
         self._store_events: Subscription[StoreEvent] | None = None
         self._engine_subscription: Subscription[EngineEvent] | None = None
+        self._ui_ready = asyncio.Event()
+        self._engine_started = asyncio.Event()
 
     # ----------------------------------------------------------------- lifetime
 
@@ -243,9 +248,50 @@ class StoreBackend:
                 await unit.ensure_account(account.name, account.email)
                 for account in self.config.accounts
             ]
+        for account, account_id in zip(self.config.accounts, ids, strict=True):
+            runtime = _AccountRuntime(
+                config=account,
+                info=AccountInfo(account_id, account.name, account.email),
+                sync=None,
+                fetcher=None,
+                state=ConnectionState(
+                    account.name, "starting…" if self.run_engine else "not syncing"
+                ),
+            )
+            self._accounts[account.name] = runtime
+            self._by_id[account_id] = runtime
+        # Subscribed before any task starts, so no event is lost in between.
+        self._store_events = self.store.events.subscribe()
+        self._engine_subscription = self._engine_events.subscribe()
+        await self._recount()
+        self._supervisor = asyncio.create_task(self._supervise(), name="mailtui backend")
+
+    @property
+    def settings(self) -> SyncSettings:
+        """The engine's settings (from the config unless given)."""
+        if self._settings is None:
+            from sync.engine.account import SyncSettings
+
+            self._settings = SyncSettings.from_config(self.config)
+        return self._settings
+
+    def ui_ready(self) -> None:
+        """The first rows are painted: the engine may load now (see ``_start_engine``)."""
+        self._ui_ready.set()
+
+    async def _start_engine(self) -> None:
+        """Lock what can be synced here and start the engine for it.
+
+        Deferred until the interface has painted its first rows (or a moment has passed):
+        importing the engine and the IMAP client costs more than the whole first paint.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ui_ready.wait(), _ENGINE_START_DELAY)
         held: dict[str, AccountSync] = {}
         if self.run_engine:
-            run: SyncRun = self._stack.enter_context(
+            from sync.engine.runner import open_account_syncs
+
+            run = self._stack.enter_context(
                 open_account_syncs(
                     self.config,
                     self.store,
@@ -255,31 +301,31 @@ class StoreBackend:
                 )
             )
             held = {account_sync.account.name: account_sync for account_sync in run.syncs}
-        for account, account_id in zip(self.config.accounts, ids, strict=True):
-            account_sync = held.get(account.name)
-            # Downloads on demand need no sync lock: an account synced elsewhere still gets
-            # its own connection for opening messages.
-            connector = account_sync or AccountSync(account, self.store, self.settings)
-            if account_sync is not None:
+        for runtime in self._accounts.values():
+            runtime.sync = held.get(runtime.config.name)
+            if runtime.sync is not None:
                 state = "connecting…"
             elif self.run_engine:
                 state = "synced by another mailtui"
             else:
                 state = "not syncing"
-            runtime = _AccountRuntime(
-                config=account,
-                info=AccountInfo(account_id, account.name, account.email),
-                sync=account_sync,
-                fetcher=BodyFetcher(self.store, connector.connect),
-                state=ConnectionState(account.name, state),
-            )
-            self._accounts[account.name] = runtime
-            self._by_id[account_id] = runtime
-        # Subscribed before any task starts, so no event is lost in between.
-        self._store_events = self.store.events.subscribe()
-        self._engine_subscription = self._engine_events.subscribe()
-        await self._recount()
-        self._supervisor = asyncio.create_task(self._supervise(), name="mailtui backend")
+            runtime.state = ConnectionState(runtime.config.name, state)
+            self._events.publish(runtime.state)
+            if runtime.sync is not None:
+                self._spawn(f"Syncing {runtime.info.name}", runtime.sync.run_live())
+        self._engine_started.set()
+
+    def _fetcher(self, runtime: _AccountRuntime) -> BodyFetcher:
+        """The account's on-demand download connection (made on first use)."""
+        if runtime.fetcher is None:
+            from sync.engine.account import AccountSync
+            from sync.engine.bodies import BodyFetcher
+
+            # Downloads need no sync lock: an account synced elsewhere still gets its own
+            # connection for opening messages.
+            connector = runtime.sync or AccountSync(runtime.config, self.store, self.settings)
+            runtime.fetcher = BodyFetcher(self.store, connector.connect)
+        return runtime.fetcher
 
     async def aclose(self) -> None:
         """Stop every task and wait for it; log out of download connections; free the locks.
@@ -297,6 +343,8 @@ class StoreBackend:
             if subscription is not None:
                 subscription.close()
         for runtime in self._accounts.values():
+            if runtime.fetcher is None:
+                continue
             try:
                 await asyncio.wait_for(runtime.fetcher.close(), 5)
             except Exception as error:  # logging out is a courtesy; the socket closes anyway
@@ -321,9 +369,7 @@ class StoreBackend:
             self._spawn(
                 "Watching for other processes", self.store.watch_external(self.external_interval)
             )
-            for runtime in self._accounts.values():
-                if runtime.sync is not None:
-                    self._spawn(f"Syncing {runtime.info.name}", runtime.sync.run_live())
+            self._spawn("Starting the sync", self._start_engine())
 
     def _spawn(self, what: str, work: Coroutine[Any, Any, None]) -> None:
         if self._tasks is None:
@@ -504,7 +550,7 @@ class StoreBackend:
         show_all = self.config.show_all_folders
         shown: list[FolderInfo] = []
         for folder in await self.store.folders():
-            if folder.account_id not in self._by_id or not is_syncable(folder, show_all=show_all):
+            if folder.account_id not in self._by_id or not folder.syncable(show_all=show_all):
                 continue
             self._folder_accounts[folder.id] = folder.account_id
             shown.append(
@@ -557,7 +603,7 @@ class StoreBackend:
         offline = runtime.state.text.startswith(("offline", "failed"))
         timeout = min(self.fetch_timeout, _OFFLINE_FETCH_TIMEOUT) if offline else self.fetch_timeout
         try:
-            return await asyncio.wait_for(runtime.fetcher.fetch(folder, uid), timeout)
+            return await asyncio.wait_for(self._fetcher(runtime).fetch(folder, uid), timeout)
         except Exception as error:  # connection, protocol or store: all shown in words
             log.info("%s: downloading %s/%s failed: %r", runtime.info.name, folder.name, uid, error)
             raise BodyUnavailable(_download_problem(runtime, error)) from error

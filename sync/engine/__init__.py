@@ -2,28 +2,9 @@
 
 Server -> engine -> store -> events -> UI. Local changes travel the other way through the
 operations queue (``sync.ops``), which the engine replays before it pulls (RFC 4549 §4).
+
+Modules: ``events`` (typed events, cheap to import), ``folder_sync`` (one folder),
+``account`` (connections, live watching, reconnects), ``bodies`` (on-demand and prefetched
+bodies), ``lock`` (one syncing process per account), ``runner`` (every account). Nothing is
+imported here, so the small ``events`` module does not drag in the IMAP client.
 """
-
-from sync.engine.events import (
-    ConnectionPhase,
-    ConnectionStateChanged,
-    EngineEvent,
-    FolderSynced,
-    NewMail,
-    SyncProgress,
-)
-from sync.engine.folder_sync import FolderSynchronizer, ServerFeatures
-from sync.engine.lock import AccountLock, AccountLocked
-
-__all__ = [
-    "AccountLock",
-    "AccountLocked",
-    "ConnectionPhase",
-    "ConnectionStateChanged",
-    "EngineEvent",
-    "FolderSynced",
-    "FolderSynchronizer",
-    "NewMail",
-    "ServerFeatures",
-    "SyncProgress",
-]

@@ -147,11 +147,8 @@ def _canonical_special_use(attribute: str) -> str | None:
 
 
 def is_syncable(folder: FolderRow, *, show_all: bool) -> bool:
-    """Whether the engine keeps this folder: selectable, and subscribed unless ``show_all``."""
-    lowered = {attribute.lower() for attribute in folder.attributes}
-    if "\\noselect" in lowered or "\\nonexistent" in lowered:
-        return False
-    return show_all or folder.subscribed or folder.name.upper() == "INBOX"
+    """Whether the engine keeps this folder (``FolderRow.syncable``)."""
+    return folder.syncable(show_all=show_all)
 
 
 def sync_order(folders: Iterable[FolderRow]) -> list[FolderRow]:

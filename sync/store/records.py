@@ -81,6 +81,14 @@ class FolderRow:
     unread: int
     marks: FolderMarks
 
+    def syncable(self, *, show_all: bool) -> bool:
+        """Whether the engine keeps (and the UI lists) this folder: selectable, and
+        subscribed unless ``show_all``; INBOX always."""
+        lowered = {attribute.lower() for attribute in self.attributes}
+        if "\\noselect" in lowered or "\\nonexistent" in lowered:
+            return False
+        return show_all or self.subscribed or self.name.upper() == "INBOX"
+
 
 @dataclass(frozen=True, slots=True)
 class MessageRecord:

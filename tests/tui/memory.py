@@ -209,6 +209,7 @@ class MemoryBackend:
     def __post_init__(self) -> None:
         names = ["INBOX", "Archive", "Drafts", "Sent", "Trash", *self.extra_folders]
         self.folders_by_id: dict[int, MemoryFolder] = {}
+        self.ui_ready_calls = 0
         for number, name in enumerate(names, start=1):
             size = self.inbox_size if name == "INBOX" else 0
             self.folders_by_id[number] = MemoryFolder(number, name, synthetic=size)
@@ -225,6 +226,9 @@ class MemoryBackend:
     def current_state(self) -> Sequence[BackendEvent]:
         """The state a new subscriber starts from (tests set it)."""
         return list(self.state)
+
+    def ui_ready(self) -> None:
+        self.ui_ready_calls += 1
 
     def watch(self, folder_id: int | None) -> None:
         """Remember which folder the app said it shows."""

@@ -332,6 +332,11 @@ async def test_viewed_folder_is_watched_without_notify(
         async with running_app(config, tmp_path) as (app, backend, pilot):
             async with asyncio.timeout(15):
                 await backend.wait_live()
+            await wait_until(
+                pilot,
+                lambda: any(f.name == "Projects" for f in app.folder_tree.folders()),
+                within=5,
+            )
             projects = next(f for f in app.folder_tree.folders() if f.name == "Projects")
             await pilot.press("tab")
             assert app.folder_tree.select_folder(projects.id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from rich.style import Style
 from rich.text import Text
@@ -23,9 +23,11 @@ from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from sync.mime import AttachmentInfo, DisplayHeaders, ParsedMessage, parse_message
 from tui.keys import bindings_for
 from tui.text import as_text, clean
+
+if TYPE_CHECKING:  # sync.mime (and lxml) load when the first message opens, not at start
+    from sync.mime import AttachmentInfo, DisplayHeaders, ParsedMessage
 
 __all__ = [
     "MessageHeaders",
@@ -182,6 +184,8 @@ def render_message(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
     every line. Quoted lines get ``styles.quotes[depth - 1]`` (the last style for deeper
     ones); the link list that HTML bodies end with gets ``styles.link``.
     """
+    from sync.mime import parse_message
+
     parsed = parse_message(raw)
     body = Text(no_wrap=False, end="")
     plain: list[str] = []

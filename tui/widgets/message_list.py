@@ -194,8 +194,11 @@ class MessageList(ScrollView, can_focus=True):
         background: $surface;
         color: $foreground;
     }
-    MessageList > .message-list--cursor { background: $surface-lighten-2; }
-    MessageList:focus > .message-list--cursor { background: $primary 50%; }
+    /* Without focus (another pane, or the terminal window itself unfocused: Textual then
+       drops :focus) the cursor must still show, also in 256 and 16 colours, where a lighter
+       surface quantises to the surface itself: reverse video, as mutt draws its cursor. */
+    MessageList > .message-list--cursor { text-style: reverse; }
+    MessageList:focus > .message-list--cursor { background: $primary 50%; text-style: none; }
     MessageList > .message-list--selected { background: $secondary 30%; }
     MessageList > .message-list--unread { text-style: bold; }
     MessageList > .message-list--flagged { color: $warning; }

@@ -36,6 +36,7 @@ from sync.store.events import (
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
 from tui.screens.folder_picker import FolderPicker
 from tui.screens.help import HelpScreen
+from tui.screens.queue import QueueScreen
 from tui.text import clean
 from tui.widgets.folder_tree import AccountInfo, FolderInfo, FolderTree
 from tui.widgets.message_list import MessageList, MessageSource
@@ -61,6 +62,7 @@ __all__ = [
     "NewMailNotice",
     "Notice",
     "OperationsState",
+    "QueueItem",
     "backend_event_from_store",
     "describe_error",
     "run",
@@ -143,6 +145,48 @@ class OperationsState:
 
     pending: int
     failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One entry of the queue of work waiting for the server, as the queue screen lists it:
+    a local change (``operation``) or a message to send (``outgoing``), by its id there.
+
+    ``state`` is ``pending`` (waiting its turn, or for the connection), ``sending`` (being
+    handed to the SMTP server) or ``failed`` (refused: kept until retried or discarded).
+    ``next_attempt_at`` (epoch seconds) is set while a temporary failure holds it back.
+    ``account``, ``description`` and ``error`` (the server's last words) are as the store
+    has them: the screen cleans them before showing them.
+    """
+
+    kind: Literal["operation", "outgoing"]
+    id: int
+    account: str
+    description: str
+    state: Literal["pending", "sending", "failed"]
+    attempts: int = 0
+    error: str | None = None
+    next_attempt_at: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Refused for good: it stays until the user retries or discards it."""
+        return self.state == "failed"
+
+    @property
+    def backing_off(self) -> bool:
+        """Waiting to be tried again after a temporary failure."""
+        return self.state == "pending" and self.next_attempt_at is not None
+
+    @property
+    def retryable(self) -> bool:
+        """Whether retrying means something: failed, or held back by a temporary failure."""
+        return self.failed or self.backing_off
+
+    @property
+    def discardable(self) -> bool:
+        """Only a failed item may be discarded (a pending one may be going out right now)."""
+        return self.failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +297,21 @@ class Backend(Protocol):
 
     async def compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> str:
         """Start a reply, forward or new message; return a short summary."""
+        ...
+
+    async def queue_items(self) -> Sequence[QueueItem]:
+        """Every account's queued changes and outgoing mail, pending and failed, in the
+        order they go out."""
+        ...
+
+    async def retry(self, item: QueueItem) -> str:
+        """Try an item again now (a failed one is queued again, its local change made again);
+        return a short summary. Raises when it cannot be retried, saying why in words."""
+        ...
+
+    async def discard(self, item: QueueItem) -> str:
+        """Forget a failed item for good; return a short summary. Raises when it cannot be
+        discarded (it is not failed: it may be going out), saying why in words."""
         ...
 
 
@@ -419,10 +478,18 @@ class MailApp(App[None]):
             self.status_bar.set_connection(event.account, event.text)
         elif isinstance(event, OperationsState):
             self.status_bar.set_operations(event.pending, event.failed)
+            self._queue_changed()
         elif isinstance(event, Notice):
             self.notify(clean(event.text), severity=event.severity, timeout=8, markup=False)
+            self._queue_changed()  # a refused change is also a changed queue
         elif isinstance(event, NewMailNotice):
             self._new_mail(event)
+
+    def _queue_changed(self) -> None:
+        # Attributes down: an open queue view (perhaps under its confirmation) re-reads.
+        for screen in self.screen_stack:
+            if isinstance(screen, QueueScreen):
+                screen.queue_changed()
 
     def _new_mail(self, event: NewMailNotice) -> None:
         sender = clean(event.sender, max_length=60) or "unknown sender"
@@ -584,6 +651,15 @@ class MailApp(App[None]):
         """Show every key binding."""
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.user_keymap))
+
+    def action_queue(self) -> None:
+        """Show the changes and outgoing mail waiting for the server (retry, discard)."""
+        if not any(isinstance(screen, QueueScreen) for screen in self.screen_stack):
+            self.push_screen(QueueScreen(self.backend, report_error=self.report_error))
+
+    @on(StatusBar.QueueClicked)
+    def _queue_clicked(self, event: StatusBar.QueueClicked) -> None:
+        self.action_queue()
 
     def action_switch_pane(self) -> None:
         """Tab: folders -> list (or reader) -> folders."""

@@ -59,6 +59,7 @@ DEFAULT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("app.switch_pane", "tab", "switch_pane", "Pane", "app", show=False),
     KeySpec("app.filter", "slash", "filter", "Filter", "app"),
     KeySpec("app.undo", "z", "undo", "Undo", "app", show=False),
+    KeySpec("app.queue", "Q", "queue", "Queue of changes and outgoing mail", "app", show=False),
     KeySpec("app.palette", "ctrl+p", "command_palette", "Commands", "app", show=False),
     # Message list: movement.
     KeySpec("list.down", "j,down", "cursor_down", "Next message", "list", show=False),

@@ -21,6 +21,8 @@ from tui.app import (
     CountsUpdated,
     FolderInfo,
     MessagesUpdated,
+    OperationsState,
+    QueueItem,
 )
 from tui.widgets.message_list import MessageSource
 
@@ -205,6 +207,12 @@ class MemoryBackend:
     account: AccountInfo = field(default_factory=lambda: AccountInfo(1, "work", "me@example.org"))
     state: list[BackendEvent] = field(default_factory=list)
     watched: list[int | None] = field(default_factory=list)
+    queue: list[QueueItem] = field(default_factory=list)
+    """The queue of changes and outgoing mail; tests fill it and publish `publish_queue`."""
+    retried: list[QueueItem] = field(default_factory=list)
+    discarded: list[QueueItem] = field(default_factory=list)
+    refusal: str | None = None
+    """When set, retry and discard raise with this text (as the real one does in words)."""
 
     def __post_init__(self) -> None:
         names = ["INBOX", "Archive", "Drafts", "Sent", "Trash", *self.extra_folders]
@@ -348,6 +356,38 @@ class MemoryBackend:
         """Record the request (the composer is not built yet)."""
         self.compose_requests.append((kind, folder_id, uid))
         return f"{kind} requested"
+
+    async def queue_items(self) -> Sequence[QueueItem]:
+        """The queue as tests set it."""
+        return list(self.queue)
+
+    async def retry(self, item: QueueItem) -> str:
+        """Record it; a failed item waits again with no attempt made (as after a real retry)."""
+        self.retried.append(item)
+        if self.refusal is not None:
+            raise RuntimeError(self.refusal)
+        self.queue = [
+            replace(queued, state="pending", attempts=0, next_attempt_at=None)
+            if (queued.kind, queued.id) == (item.kind, item.id)
+            else queued
+            for queued in self.queue
+        ]
+        self.publish_queue()
+        return f"Retrying {item.kind} {item.id}"
+
+    async def discard(self, item: QueueItem) -> str:
+        """Record it and drop it from the queue."""
+        self.discarded.append(item)
+        if self.refusal is not None:
+            raise RuntimeError(self.refusal)
+        self.queue = [q for q in self.queue if (q.kind, q.id) != (item.kind, item.id)]
+        self.publish_queue()
+        return f"Discarded {item.kind} {item.id}"
+
+    def publish_queue(self) -> None:
+        """Announce the queue's counts, as the real backend does after any change to it."""
+        failed = sum(item.failed for item in self.queue)
+        self.events.publish(OperationsState(len(self.queue) - failed, failed))
 
     def _announce(self, folder_id: int, uids: set[int] | None) -> None:
         self.events.publish(MessagesUpdated(folder_id, frozenset(uids) if uids else None))

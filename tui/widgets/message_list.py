@@ -24,7 +24,7 @@ import time
 from array import array
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -44,6 +44,7 @@ __all__ = [
     "MessageList",
     "MessageSource",
     "RowView",
+    "SpansFolders",
     "StoreSource",
     "format_date",
 ]
@@ -95,6 +96,16 @@ class MessageSource(Protocol):
 
     async def page(self, after: tuple[int, int] | None, limit: int) -> Sequence[ListRow]:
         """Return up to ``limit`` rows strictly after the (sort value, uid) key, newest first."""
+        ...
+
+
+@runtime_checkable
+class SpansFolders(MessageSource, Protocol):
+    """A source whose rows come from several folders (search results): its "uids" are row
+    ids, and ``locate`` gives each one's (folder id, UID)."""
+
+    def locate(self, value: int) -> tuple[int, int]:
+        """The (folder id, UID) of a listed row id."""
         ...
 
 
@@ -196,9 +207,11 @@ class MessageList(ScrollView, can_focus=True):
     }
     /* Without focus (another pane, or the terminal window itself unfocused: Textual then
        drops :focus) the cursor must still show, also in 256 and 16 colours, where a lighter
-       surface quantises to the surface itself: reverse video, as mutt draws its cursor. */
+       surface quantises to the surface itself: reverse video, as mutt draws its cursor.
+       With focus, the full primary colour: at 50% over the surface it also quantised to a
+       grey next to the surface in 256 colours. */
     MessageList > .message-list--cursor { text-style: reverse; }
-    MessageList:focus > .message-list--cursor { background: $primary 50%; text-style: none; }
+    MessageList:focus > .message-list--cursor { background: $primary; text-style: none; }
     MessageList > .message-list--selected { background: $secondary 30%; }
     MessageList > .message-list--unread { text-style: bold; }
     MessageList > .message-list--flagged { color: $warning; }
@@ -331,6 +344,12 @@ class MessageList(ScrollView, can_focus=True):
         if 0 <= index < len(self._uids):
             return self._rows.get(self._uids[index])
         return None
+
+    def locate(self, uid: int) -> tuple[int, int]:
+        """The (folder id, UID) of a listed row: its own folder when the source spans several."""
+        if isinstance(self._source, SpansFolders):
+            return self._source.locate(uid)
+        return (self._source.folder_id if self._source is not None else 0), uid
 
     def target_uids(self) -> tuple[int, ...]:
         """The uids an action applies to: the selection in list order, else the cursor's."""
@@ -475,7 +494,7 @@ class MessageList(ScrollView, can_focus=True):
         self.refresh()
         self._request_visible()
         if self.cursor_uid != old_cursor_uid and self._source is not None:
-            self.post_message(self.CursorMoved(self._source.folder_id, self.cursor_uid))
+            self._post_cursor_moved(self.cursor_uid)
 
     def _request_visible(self) -> None:
         if not self._keys_loaded or not self._uids:
@@ -608,13 +627,32 @@ class MessageList(ScrollView, can_focus=True):
 
         Resolving a widget's rich style walks the CSS of its ancestors (~40 µs); a screenful
         of rows has only a handful of distinct states, so they are cached until the styles
-        change (theme, focus).
+        change (theme, focus). The cursor row and selected rows (a few per screen) are always
+        resolved afresh: a cursor style cached before the terminal's focus state settled was
+        seen to stay stale in tmux, leaving the cursor invisible.
         """
         key = (selected, cursor, seen, flagged, placeholder)
-        cached = self._style_cache.get(key)
+        cached = None if cursor or selected else self._style_cache.get(key)
         if cached is not None:
             return cached
-        component = self.get_component_rich_style
+
+        def component(name: str) -> Style:
+            return self.get_component_rich_style(name)
+
+        def overlay(name: str) -> Style:
+            # Colour and attributes only: a full component style carries the widget's
+            # background, which would paint over the cursor's (unread rows lost their
+            # cursor in a real terminal this way).
+            full = self.get_component_rich_style(name)
+            return Style(
+                color=full.color,
+                bold=full.bold,
+                dim=full.dim,
+                italic=full.italic,
+                underline=full.underline,
+                strike=full.strike,
+            )
+
         base = self.rich_style
         if selected:
             base += component("message-list--selected")
@@ -622,12 +660,12 @@ class MessageList(ScrollView, can_focus=True):
             base += component("message-list--cursor")
         text = base
         if placeholder:
-            text += component("message-list--placeholder")
+            text += overlay("message-list--placeholder")
         if not seen:
-            text += component("message-list--unread")
+            text += overlay("message-list--unread")
         if flagged:
-            text += component("message-list--flagged")
-        styles = (base, text, text + component("message-list--date"))
+            text += overlay("message-list--flagged")
+        styles = (base, text, text + overlay("message-list--date"))
         self._style_cache[key] = styles
         return styles
 
@@ -688,7 +726,13 @@ class MessageList(ScrollView, can_focus=True):
         self.refresh_line(index)
         self._scroll_cursor_into_view()
         if self._source is not None:
-            self.post_message(self.CursorMoved(self._source.folder_id, self._uids[index]))
+            self._post_cursor_moved(self._uids[index])
+
+    def _post_cursor_moved(self, uid: int | None) -> None:
+        if uid is None:
+            self.post_message(self.CursorMoved(self.locate(0)[0], None))
+        else:
+            self.post_message(self.CursorMoved(*self.locate(uid)))
 
     def move_cursor_to_uid(self, uid: int) -> bool:
         """Put the cursor on a message; False when it is not in the list."""
@@ -757,7 +801,7 @@ class MessageList(ScrollView, can_focus=True):
         """Open the message under the cursor."""
         uid = self.cursor_uid
         if uid is not None and self._source is not None:
-            self.post_message(self.Opened(self._source.folder_id, uid))
+            self.post_message(self.Opened(*self.locate(uid)))
 
     def action_toggle_select(self) -> None:
         """Select or unselect the cursor's message, then move down."""
@@ -796,7 +840,18 @@ class MessageList(ScrollView, can_focus=True):
             value = not row.flagged if row is not None else True
         elif action == "toggle_read":
             value = not row.seen if row is not None else True
-        self.post_message(self.ActionRequested(action, self._source.folder_id, uids, value))
+        if not isinstance(self._source, SpansFolders):
+            self.post_message(self.ActionRequested(action, self._source.folder_id, uids, value))
+            return
+        # Results from several folders: one request per folder, each with its own UIDs.
+        by_folder: dict[int, list[int]] = {}
+        for uid in uids:
+            folder_id, real_uid = self.locate(uid)
+            by_folder.setdefault(folder_id, []).append(real_uid)
+        if not by_folder:
+            by_folder[self._source.folder_id] = []
+        for folder_id, folder_uids in by_folder.items():
+            self.post_message(self.ActionRequested(action, folder_id, tuple(folder_uids), value))
 
 
 def _index_of(uids: array[int], uid: int | None) -> int | None:

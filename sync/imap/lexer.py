@@ -66,47 +66,62 @@ class ResponseAssembler:
         buffer = self._buffer
         buffer += data
         out: list[RawResponse] = []
+        # State in locals while looping (a big FETCH completes thousands of responses per
+        # read); written back below.
         position = 0
         end = len(buffer)
-        while position < end or self._need == 0:
-            if self._need >= 0:
-                if end - position < self._need:
+        need = self._need
+        scan = self._scan
+        parts = self._parts
+        literals = self._literals
+        find = buffer.find
+        while True:
+            if need >= 0:
+                if end - position < need:
                     break
-                stop = position + self._need
-                self._literals.append(bytes(buffer[position:stop]))
-                position = stop
-                self._need = -1
-                self._scan = position
+                stop = position + need
+                literals.append(bytes(buffer[position:stop]))
+                position = scan = stop
+                need = -1
                 continue
-            scan = self._scan
-            newline = buffer.find(b"\r\n", scan if scan > position else position, end)
+            if position >= end:
+                break
+            newline = find(b"\r\n", scan if scan > position else position, end)
             if newline < 0:
-                self._scan = max(end - 1, position)
+                scan = max(end - 1, position)
                 if end - position > self.max_line:
+                    self._need, self._scan, self._parts, self._literals = (
+                        need,
+                        scan,
+                        parts,
+                        literals,
+                    )
                     raise ImapParseError("response line too long", bytes(buffer[position:]))
                 break
             line_end = newline + 2
             # Most lines end a response: only a "}" before CRLF can announce a literal.
+            size = -1
             if newline > position and buffer[newline - 1] == 0x7D:
                 size = _literal_size(buffer, position, newline)
-            else:
-                size = -1
-            if size < 0 and not self._parts:  # a one-line response: the common case
+            if size < 0 and not parts:  # a one-line response: the common case
                 out.append(RawResponse(bytes(buffer[position:line_end]), []))
-                position = self._scan = line_end
+                position = scan = line_end
                 continue
-            self._parts.append(bytes(buffer[position:line_end]))
-            position = self._scan = line_end
+            parts.append(bytes(buffer[position:line_end]))
+            position = scan = line_end
             if size >= 0:
-                self._need = size
+                need = size
                 continue
-            parts = self._parts
-            out.append(RawResponse(b"".join(parts), self._literals))
-            self._parts = []
-            self._literals = []
+            out.append(RawResponse(b"".join(parts), literals))
+            parts = []
+            literals = []
+        self._need = need
+        self._parts = parts
+        self._literals = literals
         if position:
             del buffer[:position]
-            self._scan -= position
+            scan -= position
+        self._scan = scan
         return out
 
 

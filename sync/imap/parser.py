@@ -43,6 +43,7 @@ from sync.imap.types import (
     UidSet,
     UntaggedStatus,
     Vanished,
+    new_body_structure,
 )
 from sync.imap.utf7 import decode_mailbox
 
@@ -122,18 +123,43 @@ def parse_response(raw: RawResponse, *, utf8_names: bool = False) -> Response:
 # --- the batch fast path for runs of FETCH responses ---
 #
 # Building the value tree token by token in Python costs more than everything else together
-# for a big UID FETCH. For a run of plain FETCH responses (no literals, valid UTF-8, only
-# atoms, numbers, NIL, parentheses and quoted strings with RFC 3501 escapes) the run is
-# rewritten as one JSON document with C-speed string operations and decoded by ``json``.
-# IMAP quoted strings are valid JSON strings once ``\"`` and ``\\`` are the only
-# escapes, which _QUOTED_SPLIT guarantees. Anything unusual, and any error at all, sends the run
-# through the exact token-by-token path, so both paths give the same results.
+# for a big UID FETCH. A run of FETCH responses is instead rewritten as JSON with a fixed
+# number of C-speed passes over the whole run (str.split/join/replace and compiled regular
+# expressions; no Python work per token) and decoded by ``json``:
+#
+# - quoted strings (RFC 3501 §4.3) are JSON strings once ``\"`` and ``\\`` are their only
+#   escapes (anything else inside them, a control character for instance, makes ``json``
+#   fail, which sends the run to the exact path);
+# - outside them, atoms (with their body section: ``BODY[HEADER.FIELDS (X)]``) become JSON
+#   strings, ``NIL`` becomes ``null``, numbers stay numbers, parentheses become brackets and
+#   single spaces commas; any other character outside an atom (a tab, a brace, two spaces,
+#   a digit glued to an atom) sends the run to the exact path;
+# - each literal (RFC 3501 §4.3, RFC 3516 §4.2 ``~{n}``) becomes an empty JSON object whose
+#   hook returns the literal's bytes, in order: literal bytes never pass through a text
+#   codec, so 8-bit bytes, NULs and CRLFs come back exactly as received.
+#
+# Each response is decoded on its own and must be exactly one list, so a parenthesis missing
+# in one response cannot borrow one from the next. Anything unusual, and any error at all,
+# sends the run through the exact token-by-token path, so both paths give the same results
+# (property tests in tests/imap check this).
 
 _QUOTED_SPLIT = re.compile(r'("[^"\\\r\n]*(?:\\["\\][^"\\\r\n]*)*")')
-_FAST_ATOM = re.compile(r"([^\s()\d][^\s()]*)")
-# Characters the exact path rejects or treats specially outside quoted strings.
-_FAST_UNSAFE = re.compile(r'[\x00-\x1f\x7f\[{"]')
 _FETCH_PREFIX = re.compile(r"\* (\d+) FETCH (?=\()")
+# Placeholders while rewriting: \x00 a literal, \x01 a quoted string, \x02 a joint between
+# separators, \x03 the boundary between two responses, \x04 NIL. None may occur in the input.
+# What the assembler cut a literal at: the marker and its CRLF (RFC 3501 §4.3, RFC 7888),
+# and with the "~" of a literal8 (RFC 3516 §4.2).
+_LITERAL_MARKER = re.compile(r"\{[0-9]+\+?\}\r\n")
+_LITERAL8_MARKER = re.compile(r"~?\{[0-9]+\+?\}\r\n")
+# An atom as the exact lexer reads it (with a section and partial: BODY[HEADER]<0>), except
+# that it must start with a letter, "\\" or "$" (numbers stay outside, as JSON numbers; an
+# atom starting otherwise is left among the separators, which sends the run to the exact
+# path). A narrow first character makes the search for the next atom much faster.
+_ATOM_SPLIT = re.compile(
+    r'([A-Za-z\\$][^\x00-\x20()"{\[\x7f]*(?:\[[^\]\x00-\x1f\x7f]*\](?:<[0-9]+>)?)?)'
+)
+# What may remain between atoms and quoted strings.
+_SEPARATORS = re.compile(r"[ ()0-9\x00-\x04]*\Z")
 
 
 def _reject_float(text: str) -> object:
@@ -143,33 +169,26 @@ def _reject_float(text: str) -> object:
 _JSON = json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_float)
 
 
-# Pieces of text between quoted strings repeat endlessly in a big FETCH (" ", " NIL NIL ",
-# ")) (("), so each distinct piece is rewritten to JSON once and remembered.
-_PIECES: dict[str, str] = {}
-
-
-def _json_piece(piece: str) -> str:
-    """Rewrite the text between two quoted strings (atoms, NIL, numbers, parentheses)."""
-    if _FAST_UNSAFE.search(piece) is not None:
+def _fetch_run_json(texts: list[str], with_literals: bool) -> list[str]:
+    """Rewrite the item lists of a run of FETCH responses to one JSON document each (see
+    above); raises ``ValueError`` when the run needs the exact path."""
+    body = "\x03".join(texts)
+    # (Plain "in" tests: far faster than one regular-expression search for all of them.)
+    if (
+        "\x00" in body
+        or "\x01" in body
+        or "\x02" in body
+        or "\x04" in body
+        or body.count("\x03") >= len(texts)
+    ):
         raise ValueError("needs the exact path")
-    text = piece.replace("\\", "\\\\") if "\\" in piece else piece  # \Seen, for JSON
-    atoms = _FAST_ATOM.split(text)
-    atoms[1::2] = ["null" if atom == "NIL" else '"' + atom + '"' for atom in atoms[1::2]]
-    text = "".join(atoms).replace(" ", ",").replace(")(", "),(").replace("(", "[").replace(")", "]")
-    if len(_PIECES) > 50_000:
-        _PIECES.clear()
-    _PIECES[piece] = text
-    return text
-
-
-def _fast_fetch_run(texts: list[str], seqs: list[int]) -> list[FetchResult]:
-    """Parse a run of literal-free FETCH responses at once; raises on anything unusual."""
-    body = "(" + " ".join(texts) + ")"
+    if with_literals:
+        # A pattern starting with a literal "{" is searched for at C speed; "~" would not be.
+        body = (_LITERAL8_MARKER if "~{" in body else _LITERAL_MARKER).sub("\x00", body)
     if '\\"' in body:
         # An escaped quote: split with the exact quoted-string grammar (slower, still batch).
         parts = _QUOTED_SPLIT.split(body)
-        quoted = parts[1::2]
-        parts[1::2] = [text[1:-1] for text in quoted]
+        parts[1::2] = [text[1:-1] for text in parts[1::2]]
     else:
         parts = body.split('"')
         if len(parts) % 2 == 0:
@@ -178,12 +197,50 @@ def _fast_fetch_run(texts: list[str], seqs: list[int]) -> list[FetchResult]:
         # JSON knows escapes that RFC 3501 quoted strings do not (\n, \u...): only \\ may pass.
         if "\\" in inside and "\\" in inside.replace("\\\\", ""):
             raise ValueError("needs the exact path")
-    get = _PIECES.get
-    parts[0::2] = [get(piece) or _json_piece(piece) for piece in parts[0::2]]
-    tree = _JSON.decode('"'.join(parts))
-    if type(tree) is not list or len(tree) != len(seqs):
-        raise ValueError("response count mismatch")
-    return [parse_fetch_items(seq, _list(items)) for seq, items in zip(seqs, tree, strict=True)]
+    outside = "\x01".join(parts[0::2])
+    if "\\" in outside:
+        outside = outside.replace("\\", "\\\\")  # \Seen, for JSON
+    # NIL is most of the atoms: one replace instead of thousands of matches below. A NIL
+    # inside a longer atom ("$NILS") leaves the rest of the atom glued to it, which JSON
+    # refuses ('null"S"'), so such runs take the exact path.
+    tokens = _ATOM_SPLIT.split(outside.replace("NIL", "\x04"))
+    separators = "\x02".join(tokens[0::2])
+    if _SEPARATORS.match(separators) is None:
+        raise ValueError("needs the exact path")
+    tokens[0::2] = (
+        separators.replace(" ", ",")
+        .replace(")(", "),(")
+        .replace("(", "[")
+        .replace(")", "]")
+        .replace("\x00", "{}")
+        .replace("\x04", "null")
+        .split("\x02")
+    )
+    parts[0::2] = '"'.join(tokens).split("\x01")
+    return '"'.join(parts).split("\x03")
+
+
+def _fast_fetch_run(texts: list[str], seqs: list[int], literals: list[bytes]) -> list[FetchResult]:
+    """Parse a run of FETCH responses at once; raises on anything unusual."""
+    documents = _fetch_run_json(texts, bool(literals))
+    if literals:
+        feed = iter(literals)
+        scan = json.JSONDecoder(
+            object_pairs_hook=lambda _pairs: next(feed),
+            parse_float=_reject_float,
+            parse_constant=_reject_float,
+        ).scan_once  # type: ignore[attr-defined]  # the C scanner json itself uses
+    else:
+        scan = _JSON.scan_once  # type: ignore[attr-defined]
+    out: list[FetchResult] = []
+    for seq, document in zip(seqs, documents, strict=True):
+        items, end = scan(document, 0)
+        if end != len(document) or type(items) is not list:
+            raise ValueError("not one parenthesised list")
+        out.append(parse_fetch_items(seq, items))
+    if literals and next(feed, None) is not None:
+        raise ValueError("literal without marker")
+    return out
 
 
 def parse_responses(raws: list[RawResponse], *, utf8_names: bool = False) -> list[Response]:
@@ -202,25 +259,28 @@ def parse_responses(raws: list[RawResponse], *, utf8_names: bool = False) -> lis
     try:
         texts: list[str] = []
         seqs: list[int] = []
+        literals: list[bytes] = []
         pending: list[RawResponse] = []
+        match_prefix = _FETCH_PREFIX.match
         for raw in raws:
-            if not raw.literals:
-                try:
-                    text = raw.text.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = ""
-                match = _FETCH_PREFIX.match(text)
-                if match is not None and text.endswith("\r\n"):
-                    texts.append(text[match.end() : -2])
-                    seqs.append(int(match.group(1)))
-                    pending.append(raw)
-                    continue
+            try:
+                text = raw.text.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            match = match_prefix(text)
+            if match is not None and text.endswith("\r\n"):
+                texts.append(text[match.end() : -2])
+                seqs.append(int(match.group(1)))
+                if raw.literals:
+                    literals += raw.literals
+                pending.append(raw)
+                continue
             if pending:
-                out.extend(_flush_fetch_run(texts, seqs, pending, utf8_names))
-                texts, seqs, pending = [], [], []
+                out += _flush_fetch_run(texts, seqs, literals, pending, utf8_names)
+                texts, seqs, literals, pending = [], [], [], []
             out.append(parse_response(raw, utf8_names=utf8_names))
         if pending:
-            out.extend(_flush_fetch_run(texts, seqs, pending, utf8_names))
+            out += _flush_fetch_run(texts, seqs, literals, pending, utf8_names)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -228,10 +288,14 @@ def parse_responses(raws: list[RawResponse], *, utf8_names: bool = False) -> lis
 
 
 def _flush_fetch_run(
-    texts: list[str], seqs: list[int], raws: list[RawResponse], utf8_names: bool
+    texts: list[str],
+    seqs: list[int],
+    literals: list[bytes],
+    raws: list[RawResponse],
+    utf8_names: bool,
 ) -> list[Response]:
     try:
-        return list(_fast_fetch_run(texts, seqs))
+        return list(_fast_fetch_run(texts, seqs, literals))
     except (
         ValueError,
         TypeError,
@@ -239,6 +303,7 @@ def _flush_fetch_run(
         KeyError,
         AttributeError,
         RecursionError,
+        StopIteration,
         ImapParseError,
     ):
         return [parse_response(raw, utf8_names=utf8_names) for raw in raws]
@@ -377,8 +442,7 @@ def parse_internaldate(value: str) -> datetime:
     if match is None:
         raise ImapParseError("bad INTERNALDATE", value)
     # A folder's messages share few days and zones: both are looked up, not recomputed.
-    day_key = value[:11]
-    day = _DAYS.get(day_key)
+    day = _DAYS.get(value[:11])
     if day is None:
         month_number = _MONTHS.get(match.group(2).upper())
         if month_number is None:
@@ -386,17 +450,14 @@ def parse_internaldate(value: str) -> datetime:
         day = (int(match.group(3)), month_number, int(match.group(1)))
         if len(_DAYS) > 50_000:
             _DAYS.clear()
-        _DAYS[day_key] = day
-    zone_key = value[21:]
-    zone = _ZONES.get(zone_key)
+        _DAYS[value[:11]] = day
+    zone = _ZONES.get(value[21:])
     if zone is None:
         sign, zone_h, zone_m = match.group(7, 8, 9)
         offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
-        zone = _ZONES[zone_key] = timezone(-offset if sign == "-" else offset)
+        zone = _ZONES[value[21:]] = timezone(-offset if sign == "-" else offset)
     try:
-        return datetime(
-            day[0], day[1], day[2], int(value[12:14]), int(value[15:17]), int(value[18:20]), 0, zone
-        )
+        return datetime(*day, int(value[12:14]), int(value[15:17]), int(value[18:20]), 0, zone)
     except ValueError:
         raise ImapParseError("bad INTERNALDATE", value) from None
 
@@ -449,36 +510,40 @@ def _addresses(value: Value) -> tuple[Address, ...]:
 
 def parse_envelope(value: Value) -> Envelope:
     """An ENVELOPE value (RFC 3501 §7.4.2) to :class:`Envelope`."""
-    fields = _list(value)
+    fields = value if type(value) is list else _list(value)
     if len(fields) != 10:
         raise ImapParseError("ENVELOPE needs 10 fields", _show(value))
     date, subject, from_, sender, reply_to, to, cc, bcc, in_reply_to, message_id = fields
     authors = _addresses(from_)
     # Sender and Reply-To default to From (RFC 3501 §7.4.2): usually the very same list.
     return Envelope(
-        _string(date),
-        _header_text(subject),
+        date if type(date) is str else _string(date),
+        subject if type(subject) is str and "=?" not in subject else _header_text(subject),
         authors,
         authors if sender == from_ else _addresses(sender),
         authors if reply_to == from_ else _addresses(reply_to),
         _addresses(to),
-        _addresses(cc),
-        _addresses(bcc),
-        _string(in_reply_to),
-        _string(message_id),
+        _addresses(cc) if cc is not None else (),
+        _addresses(bcc) if bcc is not None else (),
+        in_reply_to if in_reply_to is None or type(in_reply_to) is str else _string(in_reply_to),
+        message_id if type(message_id) is str else _string(message_id),
     )
 
 
 def _params(value: Value) -> dict[str, str]:
     if value is None:
         return {}
-    items = _list(value)
+    items = value if type(value) is list else _list(value)
     if len(items) % 2:
         raise ImapParseError("odd parameter list", _show(value))
     out: dict[str, str] = {}
     for index in range(0, len(items), 2):
-        key = _string(items[index])
-        param = _header_text(items[index + 1])
+        key = items[index]
+        if type(key) is not str:
+            key = _string(key)
+        param = items[index + 1]
+        if type(param) is not str or "=?" in param:
+            param = _header_text(param)
         if key is None or param is None:
             raise ImapParseError("NIL parameter", _show(value))
         out[key.lower()] = param
@@ -498,17 +563,20 @@ def _extension(
     fields: list[Value], start: int
 ) -> tuple[str | None, dict[str, str], tuple[str, ...], str | None]:
     """Disposition, its parameters, language and location from ``fields[start:]``."""
+    count = len(fields)
+    if count <= start:
+        return None, {}, (), None
     disposition: str | None = None
     disposition_params: dict[str, str] = {}
-    if len(fields) > start and fields[start] is not None:
+    if fields[start] is not None:
         pair = _list(fields[start])
         if len(pair) != 2:
             raise ImapParseError("bad body disposition", _show(pair))
         name = _string(pair[0])
         disposition = name.lower() if name is not None else None
         disposition_params = _params(pair[1])
-    language = _language(fields[start + 1]) if len(fields) > start + 1 else ()
-    location = _string(fields[start + 2]) if len(fields) > start + 2 else None
+    language = _language(fields[start + 1]) if count > start + 1 else ()
+    location = _string(fields[start + 2]) if count > start + 2 else None
     return disposition, disposition_params, language, location
 
 
@@ -516,58 +584,67 @@ def parse_bodystructure(value: Value, depth: int = 0) -> BodyStructure:
     """A BODY/BODYSTRUCTURE value (RFC 3501 §7.4.2, §9 ``body``) to :class:`BodyStructure`."""
     if depth > 100:
         raise ImapParseError("BODYSTRUCTURE nested too deep", "")
-    fields = _list(value)
+    fields = value if type(value) is list else _list(value)
     if not fields:
         raise ImapParseError("empty BODYSTRUCTURE", "")
+    count = len(fields)
     if type(fields[0]) is list:  # body-type-mpart: 1*body SP media-subtype [SP ext]
-        count = 0
-        while count < len(fields) and type(fields[count]) is list:
-            count += 1
-        parts = tuple(parse_bodystructure(part, depth + 1) for part in fields[:count])
-        if count >= len(fields):
+        nested = 0
+        while nested < count and type(fields[nested]) is list:
+            nested += 1
+        parts = tuple([parse_bodystructure(part, depth + 1) for part in fields[:nested]])
+        if nested >= count:
             raise ImapParseError("multipart without subtype", _show(value))
-        subtype = _string(fields[count]) or ""
-        params = _params(fields[count + 1]) if len(fields) > count + 1 else {}
-        disposition, disposition_params, language, location = _extension(fields, count + 2)
-        return BodyStructure(
+        subtype = _string(fields[nested]) or ""
+        params = _params(fields[nested + 1]) if count > nested + 1 else {}
+        disposition, disposition_params, language, location = _extension(fields, nested + 2)
+        return new_body_structure(
             "multipart",
             subtype.lower(),
             params,
-            disposition=disposition,
-            disposition_params=disposition_params,
-            language=language,
-            location=location,
-            parts=parts,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            disposition,
+            disposition_params,
+            language,
+            location,
+            parts,
+            None,
+            None,
         )
-    if len(fields) < 7:
+    if count < 7:
         raise ImapParseError("body part needs 7 fields", _show(value))
-    media_type = (_string(fields[0]) or "").lower()
-    subtype = (_string(fields[1]) or "").lower()
-    params = _params(fields[2])
-    body_id = _string(fields[3])
-    description = _header_text(fields[4])
-    encoding = _string(fields[5])
+    raw_type, raw_subtype, raw_params, raw_id, raw_description, raw_encoding = fields[:6]
+    media_type = (raw_type if type(raw_type) is str else _string(raw_type) or "").lower()
+    subtype = (raw_subtype if type(raw_subtype) is str else _string(raw_subtype) or "").lower()
+    body_id = None if raw_id is None else _string(raw_id)
+    description = None if raw_description is None else _header_text(raw_description)
+    encoding = raw_encoding if type(raw_encoding) is str else _string(raw_encoding)
     size = _number(fields[6])
     position = 7
     lines: int | None = None
     message: BodyStructure | None = None
     envelope: Envelope | None = None
-    if media_type == "message" and subtype in ("rfc822", "global") and len(fields) >= 10:
+    if media_type == "text":
+        if count < 8:
+            raise ImapParseError("text part without line count", _show(value))
+        lines = _number(fields[7])
+        position = 8
+    elif media_type == "message" and subtype in ("rfc822", "global") and count >= 10:
         envelope = parse_envelope(fields[7])
         message = parse_bodystructure(fields[8], depth + 1)
         lines = _number(fields[9])
         position = 10
-    elif media_type == "text":
-        if len(fields) < 8:
-            raise ImapParseError("text part without line count", _show(value))
-        lines = _number(fields[7])
-        position = 8
-    md5 = _string(fields[position]) if len(fields) > position else None
+    md5 = _string(fields[position]) if count > position else None
     disposition, disposition_params, language, location = _extension(fields, position + 1)
-    return BodyStructure(
+    return new_body_structure(
         media_type,
         subtype,
-        params,
+        _params(raw_params),
         body_id,
         description,
         encoding.lower() if encoding else None,
@@ -597,10 +674,9 @@ def parse_fetch_items(seq: int, items: list[Value]) -> FetchResult:
     if len(items) % 2:
         raise ImapParseError("FETCH item without value", _show(items)[:200])
     result = FetchResult(seq)
-    pairs = iter(items)
-    for index, (key, value) in enumerate(zip(pairs, pairs, strict=True)):
-        if type(key) is not str:
-            raise ImapParseError("FETCH item name is not an atom", _show(key))
+    for index in range(0, len(items), 2):
+        key = items[index]
+        value = items[index + 1]
         if key == "UID":
             result.uid = _number(value)
         elif key == "FLAGS":
@@ -618,20 +694,31 @@ def parse_fetch_items(seq: int, items: list[Value]) -> FetchResult:
             if len(modseq) != 1:
                 raise ImapParseError("bad MODSEQ", _show(value))
             result.modseq = _number(modseq[0])
-        elif key in ("BODYSTRUCTURE", "BODY"):
+        elif key == "BODYSTRUCTURE" or key == "BODY":
             result.bodystructure = parse_bodystructure(value)
+        elif type(key) is not str:
+            raise ImapParseError("FETCH item name is not an atom", _show(key))
         else:
             upper = key.upper()
             if upper != key:
-                items[2 * index] = upper
+                items[index] = upper
                 return parse_fetch_items(seq, items)  # rare: a server spelling items in lower case
             if upper.startswith(("BODY[", "BINARY[", "RFC822")) and not upper.startswith(
                 "RFC822.SIZE"
             ):
                 result.sections[upper] = _section_bytes(value)
             else:
-                result.extra[upper] = value
+                result.extra[upper] = _from_json(value)
     return result
+
+
+def _from_json(value: Value | int) -> Value:
+    """An item value as the exact path gives it: the batch path decodes numbers as ``int``."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is list:
+        return [_from_json(item) for item in value]
+    return value  # type: ignore[return-value]  # str, bytes or None
 
 
 # --- other untagged responses ---

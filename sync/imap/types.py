@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, make_dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 __all__ = [
     "Address",
@@ -45,6 +45,7 @@ __all__ = [
     "Unsolicited",
     "UntaggedStatus",
     "Vanished",
+    "new_body_structure",
 ]
 
 _SEQ_PART = re.compile(r"(\d+|\*)(?::(\d+|\*))?\Z")
@@ -218,6 +219,59 @@ class BodyStructure:
         if self.disposition == "attachment":
             return True
         return self.type not in ("text", "multipart") and self.filename is not None
+
+
+# Building a frozen dataclass calls object.__setattr__ once per field: 16 calls make a
+# BodyStructure cost ~3 us, more than the rest of its parsing. The parser instead fills this
+# unfrozen twin (the very same slots, in the same order, so the memory layout is identical)
+# and relabels it a BodyStructure, which CPython allows for classes of the same layout. The
+# result is an ordinary, frozen BodyStructure in every respect (type, equality, hash).
+_BodyStructureDraft = make_dataclass(
+    "_BodyStructureDraft",
+    [(item.name, object) for item in fields(BodyStructure)],
+    slots=True,
+)
+
+
+def new_body_structure(
+    type: str,
+    subtype: str,
+    params: Mapping[str, str],
+    id: str | None,
+    description: str | None,
+    encoding: str | None,
+    size: int | None,
+    lines: int | None,
+    md5: str | None,
+    disposition: str | None,
+    disposition_params: Mapping[str, str],
+    language: tuple[str, ...],
+    location: str | None,
+    parts: tuple[BodyStructure, ...],
+    message: BodyStructure | None,
+    envelope: Envelope | None,
+) -> BodyStructure:
+    """``BodyStructure(...)`` with every field given, about 4x faster (for bulk parsing)."""
+    draft = _BodyStructureDraft(
+        type,
+        subtype,
+        params,
+        id,
+        description,
+        encoding,
+        size,
+        lines,
+        md5,
+        disposition,
+        disposition_params,
+        language,
+        location,
+        parts,
+        message,
+        envelope,
+    )
+    object.__setattr__(draft, "__class__", BodyStructure)
+    return cast(BodyStructure, draft)
 
 
 @dataclass(slots=True)

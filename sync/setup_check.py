@@ -39,6 +39,7 @@ from sync.config import (
     parse_config,
 )
 from sync.credentials import CredentialError, resolve_secret
+from sync.engine.account import authenticate
 from sync.imap import (
     ImapClient,
     ImapCommandError,
@@ -452,7 +453,7 @@ async def check_login(
         except CredentialError as exc:
             return _password_failure(account, exc)
         try:
-            await _authenticate(client, account, secret)
+            await authenticate(client, account, secret)
         except ImapCommandError as exc:
             return _login_refused(account, exc)
         except ImapSecurityError as exc:
@@ -494,20 +495,6 @@ async def check_login(
             await client.logout()
         else:
             await client.close()
-
-
-async def _authenticate(client: ImapClient, account: AccountConfig, secret: str) -> None:
-    # The same choice as sync.engine.account: SASL where the server offers it.
-    caps = client.capabilities
-    if account.password_source.is_oauth2:
-        if "AUTH=OAUTHBEARER" in caps:
-            await client.authenticate_oauthbearer(account.username, secret)
-        else:
-            await client.authenticate_xoauth2(account.username, secret)
-    elif "AUTH=PLAIN" in caps:
-        await client.authenticate_plain(account.username, secret)
-    else:
-        await client.login(account.username, secret)
 
 
 def _password_failure(account: AccountConfig, exc: CredentialError) -> CheckResult:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from sync.dovecot import DovecotServer, MailUser
+from sync.store import Store
 from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
 
@@ -82,3 +83,45 @@ def proxy(dovecot: DovecotServer) -> Iterator[FaultProxy]:
         yield fault_proxy
     finally:
         fault_proxy.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Where a test's store, config and locks live."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+async def store(data_dir: Path) -> AsyncIterator[Store]:
+    """A new, migrated store; closed after the test (aiosqlite threads are not daemons)."""
+    opened = await Store.open(data_dir / "mailtui.sqlite3")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture(params=["full", "reduced"])
+def any_server(request: pytest.FixtureRequest) -> DovecotServer:
+    """Each test runs against the full Dovecot and the reduced-capability one."""
+    name = "dovecot" if request.param == "full" else "dovecot_reduced"
+    server: DovecotServer = request.getfixturevalue(name)
+    return server
+
+
+@pytest.fixture
+def any_user(any_server: DovecotServer) -> MailUser:
+    """A fresh user on ``any_server``."""
+    return any_server.add_user()
+
+
+@pytest.fixture
+def any_device(any_user: MailUser) -> Iterator[Device]:
+    """'Another device' for ``any_user``."""
+    device = Device.connect(any_user)
+    try:
+        yield device
+    finally:
+        device.close()

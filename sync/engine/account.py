@@ -52,6 +52,7 @@ __all__ = [
     "AccountFatalError",
     "AccountSync",
     "SyncSettings",
+    "authenticate",
     "guess_special_use",
     "is_syncable",
 ]
@@ -164,6 +165,22 @@ def sync_order(folders: Iterable[FolderRow]) -> list[FolderRow]:
     return sorted(folders, key=key)
 
 
+async def authenticate(client: ImapClient, account: AccountConfig, secret: str) -> None:
+    """Log in the way the server and the account allow: OAUTHBEARER or XOAUTH2 for an OAuth2
+    token; AUTHENTICATE PLAIN (one round trip with SASL-IR, RFC 4959) where offered; else
+    LOGIN. Raises ``ImapCommandError`` when the server refuses."""
+    caps = client.capabilities
+    if account.password_source.is_oauth2:
+        if "AUTH=OAUTHBEARER" in caps:
+            await client.authenticate_oauthbearer(account.username, secret)
+        else:
+            await client.authenticate_xoauth2(account.username, secret)
+    elif "AUTH=PLAIN" in caps:
+        await client.authenticate_plain(account.username, secret)
+    else:
+        await client.login(account.username, secret)
+
+
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     """Exponential backoff with full jitter: uniform in [d/2, d], d = initial * 2**attempt."""
     ceiling = min(maximum, initial * (2 ** min(attempt, 30)))
@@ -273,17 +290,8 @@ class AccountSync:
             ) from None
         try:
             secret = await self._get_secret()
-            caps = client.capabilities
             try:
-                if account.password_source.is_oauth2:
-                    if "AUTH=OAUTHBEARER" in caps:
-                        await client.authenticate_oauthbearer(account.username, secret)
-                    else:
-                        await client.authenticate_xoauth2(account.username, secret)
-                elif "AUTH=PLAIN" in caps:
-                    await client.authenticate_plain(account.username, secret)
-                else:
-                    await client.login(account.username, secret)
+                await authenticate(client, account, secret)
             except ImapCommandError as exc:
                 # A refused login is the user's to fix; hammering the server would lock the
                 # account on many providers.

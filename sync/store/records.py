@@ -6,7 +6,9 @@ All are frozen slots dataclasses: cheap to build for one page, never kept for a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "AccountRow",
@@ -18,6 +20,7 @@ __all__ = [
     "PendingOperation",
     "SortKey",
     "has_flag",
+    "message_row",
     "record_of",
 ]
 
@@ -224,3 +227,28 @@ class OutgoingMessage:
     failed: bool
     state: str = "queued"
     after_send: str = "{}"
+
+
+def message_row(row: Sequence[Any]) -> MessageRow:
+    """A ``MessageRow`` from a row selected as the store's ``MESSAGE_COLUMNS``, in order."""
+    return MessageRow(
+        folder_id=row[0],
+        uid=row[1],
+        message_id=row[2],
+        subject=row[3],
+        from_name=row[4],
+        from_addr=row[5],
+        to=row[6],
+        cc=row[7],
+        date=row[8],
+        internaldate=row[9],
+        size=row[10],
+        flags=tuple(row[11].split()),
+        modseq=row[12],
+        has_attachment=bool(row[13]),
+        in_reply_to=row[14],
+        references=row[15],
+        seen=bool(row[16]),
+        flagged=bool(row[17]),
+        has_body=bool(row[18]),
+    )

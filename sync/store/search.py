@@ -35,7 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from datetime import time as clock_time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from sync.store.records import message_row
 
 if TYPE_CHECKING:
     from sync.search.query import Query, Text
@@ -375,32 +377,6 @@ _RESULT_COLUMNS = (
 )
 
 
-def _message_row(row: Sequence[Any]) -> MessageRow:
-    from sync.store.records import MessageRow
-
-    return MessageRow(
-        folder_id=row[0],
-        uid=row[1],
-        message_id=row[2],
-        subject=row[3],
-        from_name=row[4],
-        from_addr=row[5],
-        to=row[6],
-        cc=row[7],
-        date=row[8],
-        internaldate=row[9],
-        size=row[10],
-        flags=tuple(row[11].split()),
-        modseq=row[12],
-        has_attachment=bool(row[13]),
-        in_reply_to=row[14],
-        references=row[15],
-        seen=bool(row[16]),
-        flagged=bool(row[17]),
-        has_body=bool(row[18]),
-    )
-
-
 async def _hit_count(store: Store, term: Text, cap: int) -> int:
     """How many messages ``term`` finds, counting no further than ``cap`` (cheap: FTS5
     produces hits lazily)."""
@@ -492,7 +468,7 @@ async def search_messages(
         params += [after.sort_value, after.folder_id, after.uid]
     sql += " ORDER BY m.sort_value DESC, m.folder_id DESC, m.uid DESC LIMIT ?"
     params.append(limit)
-    return [_message_row(row) for row in await store._rows(sql, params)]
+    return [message_row(row) for row in await store._rows(sql, params)]
 
 
 def unknown_folders(query: Query, folders: Sequence[FolderRow]) -> list[str]:
@@ -726,7 +702,7 @@ async def thread_page(
     sql += " ORDER BY t.thread_sort DESC, t.thread_id DESC, t.rank DESC LIMIT ?"
     params.append(limit)
     return [
-        ThreadRow(_message_row(r), r[19], r[20], r[21], r[22], r[23])
+        ThreadRow(message_row(r), r[19], r[20], r[21], r[22], r[23])
         for r in await store._rows(sql, params)
     ]
 
@@ -741,4 +717,4 @@ async def thread_rows(store: Store, head: ThreadRow) -> list[ThreadRow]:
         " ORDER BY t.rank DESC",
         (head.message.folder_id, head.thread_sort, head.thread_id),
     )
-    return [ThreadRow(_message_row(r), r[19], r[20], r[21], r[22], r[23]) for r in rows]
+    return [ThreadRow(message_row(r), r[19], r[20], r[21], r[22], r[23]) for r in rows]

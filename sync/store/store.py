@@ -46,6 +46,7 @@ from sync.store.records import (
     PendingOperation,
     SortKey,
     has_flag,
+    message_row,
     record_of,
 )
 from sync.store.schema import MIGRATIONS, StoreError, apply_migrations
@@ -54,7 +55,7 @@ __all__ = ["Store", "StoreWriter"]
 
 _BUSY_TIMEOUT_MS = 10_000
 
-_MESSAGE_COLUMNS = (
+MESSAGE_COLUMNS = (
     "folder_id, uid, message_id, subject, from_name, from_addr, to_addrs, cc_addrs, date,"
     " internaldate, size, flags, modseq, has_attachment, in_reply_to, refs, seen, flagged,"
     " body_hash IS NOT NULL"
@@ -197,30 +198,6 @@ def _message_params(folder_id: int, record: MessageRecord) -> tuple[object, ...]
         record.has_attachment,
         record.in_reply_to,
         record.references,
-    )
-
-
-def _message_row(row: sqlite3.Row | tuple[Any, ...]) -> MessageRow:
-    return MessageRow(
-        folder_id=row[0],
-        uid=row[1],
-        message_id=row[2],
-        subject=row[3],
-        from_name=row[4],
-        from_addr=row[5],
-        to=row[6],
-        cc=row[7],
-        date=row[8],
-        internaldate=row[9],
-        size=row[10],
-        flags=tuple(row[11].split()),
-        modseq=row[12],
-        has_attachment=bool(row[13]),
-        in_reply_to=row[14],
-        references=row[15],
-        seen=bool(row[16]),
-        flagged=bool(row[17]),
-        has_body=bool(row[18]),
     )
 
 
@@ -676,11 +653,11 @@ class StoreWriter:
     async def messages(self, folder_id: int, uids: Iterable[int]) -> list[MessageRow]:
         """The rows of these UIDs that exist, as this unit of work sees them, by UID."""
         rows = await self._rows(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            f"SELECT {MESSAGE_COLUMNS} FROM messages"
             " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
             (folder_id, json.dumps(list(uids))),
         )
-        return [_message_row(row) for row in rows]
+        return [message_row(row) for row in rows]
 
     async def provisional_uids(self, count: int) -> list[int]:
         """``count`` fresh negative UIDs for rows whose server UID is not known yet.
@@ -1086,19 +1063,19 @@ class Store:
     async def message(self, folder_id: int, uid: int) -> MessageRow | None:
         """One message row, or None."""
         row = await self._one(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE folder_id = ? AND uid = ?",
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder_id = ? AND uid = ?",
             (folder_id, uid),
         )
-        return None if row is None else _message_row(row)
+        return None if row is None else message_row(row)
 
     async def messages(self, folder_id: int, uids: Iterable[int]) -> list[MessageRow]:
         """The rows of these UIDs that exist, by ascending UID (to refresh updated rows)."""
         rows = await self._rows(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            f"SELECT {MESSAGE_COLUMNS} FROM messages"
             " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
             (folder_id, json.dumps(list(uids))),
         )
-        return [_message_row(row) for row in rows]
+        return [message_row(row) for row in rows]
 
     async def message_count(self, folder_id: int) -> int:
         """How many messages the folder holds (from the messages, not the cached count)."""
@@ -1134,14 +1111,14 @@ class Store:
         ``after=None`` starts at the newest (or, with ``newest_first=False``, the oldest).
         """
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE folder_id = ?"
+        sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder_id = ?"
         params: list[object] = [folder_id]
         if after is not None:
             sql += " AND (sort_value, uid) " + ("<" if newest_first else ">") + " (?, ?)"
             params += [after.sort_value, after.uid]
         sql += f" ORDER BY sort_value {order}, uid {order} LIMIT ?"
         params.append(limit)
-        return [_message_row(row) for row in await self._rows(sql, params)]
+        return [message_row(row) for row in await self._rows(sql, params)]
 
     async def body(self, folder_id: int, uid: int) -> bytes | None:
         """The message's raw body if it has been fetched, else None."""

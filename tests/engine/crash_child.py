@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator
 from sync.store import Store, StoreWriter
 
 
-def _arm() -> None:
+def arm_crash() -> None:
+    """Make this process SIGKILL itself at the store commit ``CRASH_AT`` names (if any)."""
     crash_at = int(os.environ.get("CRASH_AT", "0"))
     if crash_at <= 0:
         return
@@ -40,7 +41,7 @@ def _arm() -> None:
 
 def main() -> int:
     """Arm the crash, then run the real command line with the arguments given."""
-    _arm()
+    arm_crash()
     from tui.cli import main as cli_main
 
     return cli_main(sys.argv[1:])

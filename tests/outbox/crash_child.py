@@ -8,37 +8,14 @@ Arguments: the config file, the store file, the subject of the message to queue.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sync.compose import Draft
 from sync.config import AccountConfig, parse_config
 from sync.outbox import OutboxSender, queue_message
-from sync.store import Store, StoreWriter
-
-
-def _arm() -> None:
-    crash_at = int(os.environ.get("CRASH_AT", "0"))
-    before = os.environ.get("CRASH_WHEN", "after") == "before"
-    original = Store.write
-    commits = 0
-
-    @contextlib.asynccontextmanager
-    async def write(self: Store) -> AsyncIterator[StoreWriter]:
-        nonlocal commits
-        async with original(self) as unit:
-            yield unit
-            commits += 1
-            if before and commits == crash_at:
-                os.kill(os.getpid(), signal.SIGKILL)
-        if not before and commits == crash_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    Store.write = write  # type: ignore[method-assign]
+from sync.store import Store
+from tests.engine.crash_child import arm_crash
 
 
 async def _run(account: AccountConfig, store_file: Path, subject: str) -> None:
@@ -53,7 +30,7 @@ async def _run(account: AccountConfig, store_file: Path, subject: str) -> None:
 
 def main() -> int:
     """Arm the crash, then queue and send."""
-    _arm()
+    arm_crash()
     config_file = Path(sys.argv[1])
     account = parse_config(config_file.read_text(encoding="utf-8"), config_file).accounts[0]
     asyncio.run(_run(account, Path(sys.argv[2]), sys.argv[3]))

@@ -21,10 +21,11 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from sync.events import EventBus, Subscription
+from sync.search.query import QueryError
 from sync.store.events import (
     BodyStored,
     ExternalChange,
@@ -33,17 +34,20 @@ from sync.store.events import (
     MessagesChanged,
     StoreEvent,
 )
+from tui.compose_flow import ComposeStart, run_compose
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
 from tui.screens.folder_picker import FolderPicker
 from tui.screens.help import HelpScreen
 from tui.screens.queue import QueueScreen
-from tui.text import clean
+from tui.search_view import SearchSource, ThreadSource
+from tui.text import as_content, clean
 from tui.widgets.folder_tree import AccountInfo, FolderInfo, FolderTree
 from tui.widgets.message_list import MessageList, MessageSource
 from tui.widgets.reader import MessageHeaders, Reader, render_message
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from sync.compose import Draft
     from sync.config import Config
 
 __all__ = [
@@ -73,7 +77,9 @@ log = logging.getLogger(__name__)
 BackgroundJob = tuple[str, Callable[[], Awaitable[None]]]
 """A named coroutine function the app runs as a worker for its lifetime (the demo's phone)."""
 
-ComposeKind = Literal["reply", "reply_all", "forward", "compose"]
+ComposeKind = Literal["reply", "reply_all", "forward", "compose", "resume"]
+"""What to write: a reply, reply-all or forward of a message, a new message, or a draft
+resumed from the Drafts folder."""
 _COMPOSE_KINDS: dict[str, ComposeKind] = {
     "reply": "reply",
     "reply_all": "reply_all",
@@ -274,7 +280,17 @@ class Backend(Protocol):
         ...
 
     async def filtered_source(self, folder_id: int, query: str) -> MessageSource | None:
-        """A source listing the folder's messages that match ``query`` (None: unsupported)."""
+        """A source listing the folder's messages that match ``query`` (None: unsupported).
+        Raises `QueryError` when the query cannot be understood."""
+        ...
+
+    async def search_source(self, folder_id: int, query: str) -> MessageSource | None:
+        """A source listing every folder's messages that match ``query`` (a `SearchSource`
+        spans folders), started from ``folder_id``. Raises `QueryError` like the filter."""
+        ...
+
+    async def thread_source(self, folder_id: int) -> MessageSource | None:
+        """The folder as threads (a `ThreadSource`), or None when unsupported."""
         ...
 
     async def message(self, folder_id: int, uid: int) -> MessageHeaders | None:
@@ -295,8 +311,23 @@ class Backend(Protocol):
         """Undo the last operation; return a summary, or None when there is nothing to undo."""
         ...
 
-    async def compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> str:
-        """Start a reply, forward or new message; return a short summary."""
+    async def compose(
+        self, kind: ComposeKind, folder_id: int, uid: int | None
+    ) -> ComposeStart | str:
+        """Prepare a reply, forward, new message or resumed draft for editing; a string
+        says in words why it cannot be written now (shown in the status bar)."""
+        ...
+
+    async def send_draft(self, start: ComposeStart, draft: Draft) -> str:
+        """Queue an edited message for sending (it goes out when online); a summary."""
+        ...
+
+    async def postpone_draft(self, start: ComposeStart, draft: Draft) -> str:
+        """File an edited message in the account's Drafts folder; a summary."""
+        ...
+
+    async def address_pairs(self, account: str) -> Sequence[tuple[str, str]]:
+        """``(name, address)`` pairs from the account's mail, for address completion."""
         ...
 
     async def queue_items(self) -> Sequence[QueueItem]:
@@ -338,6 +369,8 @@ class MailApp(App[None]):
         self._background = tuple(background)
         self._accounts: list[AccountInfo] = []
         self._filter: str | None = None
+        self._search_all = False  # the search input looks in every folder, not the listed one
+        self._threads = False  # the listed folder is shown as threads
         self._waiting_for_folders = False
         self._told_ui_ready = False
         self.errors: list[str] = []
@@ -355,6 +388,7 @@ class MailApp(App[None]):
                 yield MessageList(id="messages")
                 yield Reader(id="reader")
         yield Input(placeholder="filter…", id="filter")
+        yield Static(id="search-note", markup=False)
         yield StatusBar(id="status")
         yield Footer()
 
@@ -384,6 +418,12 @@ class MailApp(App[None]):
             self.set_keymap(self.user_keymap)
         self.reader.display = False
         self.query_one("#filter", Input).display = False
+        note = self.query_one("#search-note", Static)
+        # Under the search input (docked above the status bar): the line the input leaves.
+        note.styles.dock = "bottom"
+        note.styles.margin = (0, 0, 1, 0)
+        note.styles.padding = (0, 1)
+        note.display = False
         # Subscribe before the first read, so no change between the read and the
         # subscription is missed.
         self._watch_backend(self.backend.events.subscribe())
@@ -463,7 +503,8 @@ class MailApp(App[None]):
     def _on_backend_event(self, event: BackendEvent) -> None:
         if isinstance(event, MessagesUpdated):
             listed = self.message_list.folder_id
-            if event.folder_id is None or event.folder_id == listed:
+            spans = isinstance(self.message_list.source, SearchSource)
+            if event.folder_id is None or event.folder_id == listed or spans:
                 self.message_list.reload(event.uids)
             if event.folder_id is None:
                 self._refresh_folders()
@@ -526,7 +567,32 @@ class MailApp(App[None]):
 
     @on(MessageList.Opened)
     def _message_opened(self, event: MessageList.Opened) -> None:
+        source = self.message_list.source
+        if isinstance(source, ThreadSource) and source.is_collapsed_thread(event.uid):
+            self.call_later(self.action_toggle_thread)  # Enter on a collapsed thread shows it
+            return
+        if self._is_drafts(event.folder_id):
+            self._offer_resume(event.folder_id, event.uid)
+            return
         self._open_message(event.folder_id, event.uid)
+
+    def _is_drafts(self, folder_id: int) -> bool:
+        # RFC 6154 \Drafts: a message there is offered for editing, as mutt's "recall".
+        return any(
+            folder.id == folder_id and folder.special_use == "\\Drafts"
+            for folder in self.folder_tree.folders()
+        )
+
+    def _offer_resume(self, folder_id: int, uid: int) -> None:
+        from tui.screens.compose import ResumeOffer
+
+        async def chosen(edit: bool | None) -> None:
+            if edit:
+                await self._compose("resume", folder_id, uid)
+            elif edit is not None:
+                self._open_message(folder_id, uid)
+
+        self.push_screen(ResumeOffer(), chosen)
 
     @on(MessageList.CursorMoved)
     def _first_rows_shown(self, event: MessageList.CursorMoved) -> None:
@@ -545,16 +611,29 @@ class MailApp(App[None]):
         kind = _COMPOSE_KINDS.get(event.action)
         if kind is not None:
             uid = event.uids[0] if event.uids else None
-            try:
-                self._note(await self.backend.compose(kind, event.folder_id, uid))
-            except Exception as error:
-                self.report_error(event.action.replace("_", " ").capitalize(), error)
+            await self._compose(kind, event.folder_id, uid)
             return
         request = ActionRequest(event.action, event.folder_id, event.uids, event.value)
         if event.action == "move":
             self._pick_move_target(request)
             return
         await self._perform(request)
+
+    async def _compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> None:
+        try:
+            start = await self.backend.compose(kind, folder_id, uid)
+        except Exception as error:
+            self.report_error(kind.replace("_", " ").capitalize(), error)
+            return
+        if isinstance(start, str):
+            self._note(start)
+        else:
+            self._write_message(start)
+
+    @work(group="compose", exit_on_error=False, name="Writing a message")
+    async def _write_message(self, start: ComposeStart) -> None:
+        # A worker: the flow waits on screens (push_screen_wait) and on the editor.
+        self._note(await run_compose(self, self.backend, start, self.report_error))
 
     def _pick_move_target(self, request: ActionRequest) -> None:
         folders = [f for f in self.folder_tree.folders() if f.id != request.folder_id]
@@ -596,7 +675,8 @@ class MailApp(App[None]):
         self.reader.display = True
         self.reader.show_headers(folder_id, headers)
         self.reader.focus()
-        if row is not None and row.uid == uid and not row.seen:
+        located = self.message_list.locate(row.uid) if row is not None else None
+        if row is not None and located == (folder_id, uid) and not row.seen:
             # Opening a message reads it (RFC 3501 2.3.2 \Seen), as every client does.
             await self._perform(
                 ActionRequest("toggle_read", folder_id, (uid,), True, implicit=True)
@@ -679,45 +759,144 @@ class MailApp(App[None]):
         self._note(summary or "Nothing to undo")
 
     def action_filter(self) -> None:
-        """Show the filter input for the listed folder."""
+        """Show the filter input for the listed folder (results as you type)."""
+        self._show_search_input(search_all=False)
+
+    def action_search(self) -> None:
+        """Show the search input for every folder (results as you type)."""
+        self._show_search_input(search_all=True)
+
+    def _show_search_input(self, *, search_all: bool) -> None:
         if self.message_list.folder_id is None:
             return
+        self._close_reader()
         box = self.query_one("#filter", Input)
-        box.value = self._filter or ""
+        if search_all != self._search_all:
+            self._search_all = search_all
+            box.value = ""
+        else:
+            box.value = self._filter or ""
+        box.placeholder = "search all folders…" if search_all else "filter this folder…"
         box.display = True
+        self._search_note("")
         box.focus()
 
+    def _search_note(self, text: str) -> None:
+        note = self.query_one("#search-note", Static)
+        note.update(as_content(clean(text)))
+        note.display = bool(text) and self.query_one("#filter", Input).display
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        if event.input.display and self.focused is event.input:
+            self._run_search(event.value.strip(), delay=0.15)
+
     @on(Input.Submitted, "#filter")
-    async def _filter_submitted(self, event: Input.Submitted) -> None:
+    def _filter_submitted(self, event: Input.Submitted) -> None:
         event.input.display = False
-        folder_id = self.message_list.folder_id
-        query = event.value.strip()
+        self.query_one("#search-note", Static).display = False
         self.message_list.focus()
-        if folder_id is None:
+        self._run_search(event.value.strip(), delay=0.0)
+
+    @work(group="search", exclusive=True, exit_on_error=False, name="Searching")
+    async def _run_search(self, query: str, delay: float) -> None:
+        # Exclusive: each keystroke cancels the search before it, its server phase included;
+        # the pause lets fast typing through without a query per key.
+        if delay:
+            await asyncio.sleep(delay)
+        listed = self.message_list.source
+        home = listed.folder_id if listed is not None else None
+        if home is None:
             return
         if not query:
-            self._clear_filter(reload=True)
+            self._clear_filter(reload=True, cancel=False)
             return
         try:
-            source = await self.backend.filtered_source(folder_id, query)
+            if self._search_all:
+                source = await self.backend.search_source(home, query)
+            else:
+                source = await self.backend.filtered_source(home, query)
+        except QueryError as error:
+            self._search_note(error.reason)  # words under the input, never a traceback
+            return
         except Exception as error:
-            self.report_error("Filtering", error)
+            self.report_error("Searching", error)
             return
         if source is None:
-            self._note("Filtering is not available for this folder")
+            self._search_note("Search is not available here")
             return
         self._filter = query
+        self._threads = False
         self.message_list.set_source(source)
-        self._note(clean(f"Filter: {query} (q clears)"))
+        scope = "all folders" if self._search_all else "this folder"
+        self._note(clean(f"Search in {scope}: {query} (q clears)"))
+        self._search_note("")
+        if isinstance(source, SearchSource) and source.has_server_phase:
+            await self._server_phase(source)
+
+    async def _server_phase(self, source: SearchSource) -> None:
+        self._search_note("Local results; asking the server about messages not downloaded…")
+        offline: list[str] = []
+        not_synced = 0
+        async for news in source.server_results():
+            if news.unavailable is not None:
+                offline.append(news.unavailable)
+            not_synced += news.not_synced
+            if news.hits and self.message_list.source is source:
+                self.message_list.reload()
+        found = source.server_count
+        parts = [f"{found} more on the server ([server])" if found else "none more on the server"]
+        if not_synced:
+            parts.append(f"{not_synced} appear after the next sync")
+        if offline:
+            parts = ["Offline: local results only", *offline]
+        text = "; ".join(parts)
+        self._search_note(text)
+        self._note(text)
+
+    async def action_toggle_threads(self) -> None:
+        """Show the listed folder as threads, or flat again."""
+        folder_id = self.message_list.folder_id
+        if folder_id is None:
+            return
+        threads = self._threads
+        self._clear_filter(reload=False)
+        if threads:
+            self.message_list.set_source(self.backend.source(folder_id))
+            self._note("Flat list")
+            return
+        source = await self.backend.thread_source(folder_id)
+        if source is None:
+            self._note("Threads are not available for this folder")
+            return
+        self._threads = True
+        self.message_list.set_source(source)
+        self._note("Threads (Enter or v expands, T: flat list)")
+
+    async def action_toggle_thread(self) -> None:
+        """Expand or collapse the thread under the cursor (in the thread view)."""
+        source = self.message_list.source
+        uid = self.message_list.cursor_uid
+        if not isinstance(source, ThreadSource) or uid is None:
+            return
+        head = source.head_uid(uid)
+        if await source.toggle(uid):
+            if head is not None and head != uid:
+                self.message_list.move_cursor_to_uid(head)  # collapsing from inside
+            self.message_list.reload()
 
     def on_key(self, event: events.Key) -> None:
         """Esc in the filter input hides it."""
         box = self.query_one("#filter", Input)
         if event.key == "escape" and box.display and self.focused is box:
             box.display = False
+            self.query_one("#search-note", Static).display = False
             self.message_list.focus()
 
-    def _clear_filter(self, *, reload: bool) -> None:
+    def _clear_filter(self, *, reload: bool, cancel: bool = True) -> None:
+        if cancel:
+            self.workers.cancel_group(self, "search")
+        self._threads = False
         if self._filter is None:
             return
         self._filter = None

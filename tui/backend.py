@@ -22,8 +22,9 @@ import os
 import re
 import shlex
 from collections import OrderedDict
-from collections.abc import Awaitable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -64,10 +65,12 @@ from tui.app import (
     backend_event_from_store,
     describe_error,
 )
+from tui.compose_flow import ComposeStart
 from tui.widgets.message_list import MessageSource, StoreSource
 from tui.widgets.reader import MessageHeaders
 
 if TYPE_CHECKING:  # the engine (IMAP client, parser) loads after the first rows are painted
+    from sync.compose import Draft
     from sync.engine.account import AccountSync, SyncSettings
     from sync.engine.bodies import BodyFetcher
 
@@ -582,8 +585,66 @@ class StoreBackend:
         return StoreSource(self.store, folder_id)
 
     async def filtered_source(self, folder_id: int, query: str) -> MessageSource | None:
-        """Not available yet (search is its own issue)."""
-        return None
+        """The folder's messages matching ``query`` (raises ``QueryError`` when it cannot be
+        understood)."""
+        return await self._search(query, folder_id, (folder_id,))
+
+    async def search_source(self, folder_id: int, query: str) -> MessageSource | None:
+        """Every folder's messages matching ``query``, started from ``folder_id`` (raises
+        ``QueryError`` when it cannot be understood)."""
+        return await self._search(query, folder_id, None)
+
+    async def _search(
+        self, text: str, home: int, scope: Sequence[int] | None
+    ) -> MessageSource | None:
+        from sync.search import parse_query
+        from sync.store.search import SearchKey, folders_needing_server, search_messages
+        from tui.search_view import SearchHit, SearchSource, ServerNews
+
+        query = parse_query(text)
+        store = self.store
+
+        async def pager(after: tuple[int, int, int] | None, limit: int) -> list[SearchHit]:
+            key = SearchKey(*after) if after is not None else None
+            rows = await search_messages(store, query, after=key, limit=limit, folder_ids=scope)
+            return [SearchHit(row.internaldate, row.folder_id, row) for row in rows]
+
+        async def server_phase(shown: Collection[tuple[int, int]]) -> AsyncIterator[ServerNews]:
+            from sync.search.phases import ServerUnavailable, search_servers
+
+            results = search_servers(
+                store,
+                query,
+                self.config.accounts,
+                shown=shown,
+                folder_ids=scope,
+                settings=self.settings,
+            )
+            async for result in results:
+                if isinstance(result, ServerUnavailable):
+                    yield ServerNews(unavailable=f"{result.account}: {result.reason}")
+                else:
+                    hits = [SearchHit(r.internaldate, r.folder_id, r) for r in result.rows]
+                    yield ServerNews(hits=hits, not_synced=result.not_synced)
+
+        needs_server = bool(await folders_needing_server(store, query, folder_ids=scope))
+        return SearchSource(pager, home, server_phase=server_phase if needs_server else None)
+
+    async def thread_source(self, folder_id: int) -> MessageSource | None:
+        """The folder as threads (the store keeps the thread cache)."""
+        from sync.store.search import ThreadRow, thread_page, thread_rows
+        from tui.search_view import ThreadItem, ThreadSource
+
+        store = self.store
+
+        async def heads(after: tuple[int, int, int] | None, limit: int) -> list[ThreadRow]:
+            return await thread_page(store, folder_id, after=after, limit=limit, collapsed=True)
+
+        async def members(head: ThreadItem) -> list[ThreadRow]:
+            assert isinstance(head, ThreadRow)  # this source only ever hands back our rows
+            return await thread_rows(store, head)
+
+        return ThreadSource(folder_id, heads, members)
 
     async def message(self, folder_id: int, uid: int) -> MessageHeaders | None:
         """One message row from the store."""
@@ -736,9 +797,84 @@ class StoreBackend:
                 return row.uid
         return None
 
-    async def compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> str:
-        """Writing mail from the interface is not built yet."""
-        return "Writing mail is not in the interface yet"
+    async def compose(
+        self, kind: ComposeKind, folder_id: int, uid: int | None
+    ) -> ComposeStart | str:
+        """A draft to edit: new (from the folder's account), a reply or forward of the
+        message (its body downloaded if needed), or a draft from the Drafts folder.
+
+        Raises `BodyUnavailable` when the original cannot be downloaded now.
+        """
+        from sync.compose import Draft, account_address, forward_draft, reply_draft
+
+        folder = await self.store.folder(folder_id)
+        runtime = self._by_id.get(folder.account_id) if folder is not None else None
+        if runtime is None:
+            runtime = next(iter(self._accounts.values()), None)
+        if runtime is None:
+            return "No account is set up"
+        account = runtime.config
+        if kind == "compose":
+            return ComposeStart(Draft(from_=account_address(account)), account.name)
+        if uid is None:
+            return "No message here to answer"
+        if kind == "resume":
+            from sync.outbox import resume_draft
+
+            async def fetch(row: FolderRow, draft_uid: int) -> bytes | None:
+                return await self.body(row.id, draft_uid)
+
+            _, draft = await resume_draft(self.store, account, folder_id, uid, fetch=fetch)
+            return ComposeStart(draft, account.name, draft_uid=uid)
+        raw = await self.body(folder_id, uid)
+        if raw is None:
+            return "That message is not on the server yet: answer it once it is"
+        # Parsing a big message (MIME walk, attachments decoded) off the event loop.
+        if kind == "forward":
+            draft = await asyncio.to_thread(forward_draft, raw, account)
+        else:
+            draft = await asyncio.to_thread(
+                partial(reply_draft, raw, account, reply_all=kind == "reply_all")
+            )
+        return ComposeStart(draft, account.name, original=(folder_id, uid, draft.reply_kind))
+
+    async def send_draft(self, start: ComposeStart, draft: Draft) -> str:
+        """Put the message in the outbox, with its follow-ups (Sent copy, \\Answered or
+        $Forwarded, the draft removed); the engine sends it now, or once online."""
+        from sync.outbox import queue_message
+
+        runtime = self._account_named(start.account)
+        account = runtime.config
+        await queue_message(
+            self.store, account, draft, original=start.original, draft_uid=start.draft_uid
+        )
+        if account.smtp_host is None:
+            return f"Queued, but {runtime.info.name} has no outgoing mail server (smtp_host)"
+        if runtime.sync is None:
+            return "Queued: it goes out from the mailtui that syncs this account"
+        if runtime.state.text.startswith(("offline", "failed")):
+            return "Queued: it goes out once the server is back (Q shows the queue)"
+        return "Sending… (Q shows the queue)"
+
+    async def postpone_draft(self, start: ComposeStart, draft: Draft) -> str:
+        """File the message in the Drafts folder, replacing the draft it was resumed from."""
+        from sync.outbox import save_draft
+
+        runtime = self._account_named(start.account)
+        await save_draft(self.store, runtime.config, draft, replace_uid=start.draft_uid)
+        return "Postponed: saved in Drafts"
+
+    async def address_pairs(self, account: str) -> Sequence[tuple[str, str]]:
+        """Senders and recipients of the account's newest mail, for address completion."""
+        from sync.store.addresses import address_pairs
+
+        return await address_pairs(self.store, self._account_named(account).info.id)
+
+    def _account_named(self, name: str) -> _AccountRuntime:
+        runtime = self._accounts.get(name)
+        if runtime is None:
+            raise ValueError(f"no account named {name!r}")
+        return runtime
 
     async def _folder(self, folder_id: int) -> FolderRow:
         folder = await self.store.folder(folder_id)

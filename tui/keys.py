@@ -58,6 +58,7 @@ DEFAULT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("app.help", "question_mark", "help", "Help", "app"),
     KeySpec("app.switch_pane", "tab", "switch_pane", "Pane", "app", show=False),
     KeySpec("app.filter", "slash", "filter", "Filter", "app"),
+    KeySpec("app.search", "F", "search", "Search all folders", "app"),
     KeySpec("app.undo", "z", "undo", "Undo", "app", show=False),
     KeySpec("app.queue", "Q", "queue", "Queue of changes and outgoing mail", "app", show=False),
     KeySpec("app.palette", "ctrl+p", "command_palette", "Commands", "app", show=False),
@@ -83,6 +84,11 @@ DEFAULT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("list.reply_all", "R", "request('reply_all')", "Reply all", "list", show=False),
     KeySpec("list.forward", "f", "request('forward')", "Forward", "list", show=False),
     KeySpec("list.compose", "c", "request('compose')", "Compose", "list", show=False),
+    # Message list: threads (the app swaps the list's source).
+    KeySpec("list.threads", "T", "app.toggle_threads", "Threads/flat", "list", show=False),
+    KeySpec(
+        "list.thread_fold", "v", "app.toggle_thread", "Expand/collapse thread", "list", show=False
+    ),
     # Reader pane.
     KeySpec("reader.down", "j,down", "scroll_down", "Scroll down", "reader", show=False),
     KeySpec("reader.up", "k,up", "scroll_up", "Scroll up", "reader", show=False),
@@ -90,6 +96,28 @@ DEFAULT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("reader.page_up", "pageup", "page_up", "Page up", "reader", show=False),
     KeySpec("reader.top", "g,home", "scroll_home", "Top", "reader", show=False),
     KeySpec("reader.bottom", "G,end", "scroll_end", "Bottom", "reader", show=False),
+    # Reader pane: attachments, links, source (issue 7).
+    KeySpec("reader.save", "s", "save_attachment", "Save attachment", "reader"),
+    KeySpec("reader.save_all", "S", "save_all_attachments", "Save all", "reader", show=False),
+    KeySpec(
+        "reader.next_attachment",
+        "right_square_bracket",
+        "select_attachment(1)",
+        "Next attachment",
+        "reader",
+        show=False,
+    ),
+    KeySpec(
+        "reader.previous_attachment",
+        "left_square_bracket",
+        "select_attachment(-1)",
+        "Previous attachment",
+        "reader",
+        show=False,
+    ),
+    KeySpec("reader.open_attachment", "v", "open_attachment", "Open attachment", "reader"),
+    KeySpec("reader.open_link", "o", "open_link", "Open link", "reader"),
+    KeySpec("reader.source", "H,vertical_line", "toggle_source", "Source", "reader"),
     # Folder pane.
     KeySpec("folders.down", "j", "cursor_down", "Next folder", "folders", show=False),
     KeySpec("folders.up", "k", "cursor_up", "Previous folder", "folders", show=False),
@@ -112,6 +140,9 @@ _KEY_DISPLAY = {
     "up": "↑",
     "home": "Home",
     "end": "End",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "vertical_line": "|",
 }
 
 

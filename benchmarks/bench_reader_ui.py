@@ -1,0 +1,121 @@
+"""Reader UI benchmark: from Enter on a message to its body on screen (issue 7).
+
+Run from the repository root: ``python benchmarks/bench_reader_ui.py [--repeat 15]``.
+
+The whole app runs headless (``App.run_test`` and Pilot) over the in-memory test backend,
+whose bodies are all "cached" (no download). For each case the message is opened ``repeat``
+times (Enter, then ``q`` back to the list); each run measures, with ``time.perf_counter``:
+
+- shown: from just before Enter is pressed to `Reader.show_message` being called (the
+  headers from the list row, the store read, the parse and layout in a thread, and the
+  event-loop hops between them);
+- painted: to the first screen refresh after that (the body laid out and rendered into the
+  headless screen);
+
+and prints the best, the median and the worst of each. The first (cold) run is reported
+apart: it includes importing `sync.mime`, lxml and inscriptis.
+
+Cases (messages from benchmarks/bench_reader.py):
+- the 60 KB HTML newsletter with its plain alternative (the reader shows the plain one);
+- the same newsletter HTML-only (laid out as text: the target case, 50 ms);
+- a 1 MB plain-text message of quoted discussion (target: 200 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_reader import discussion_message, newsletter_html, newsletter_message
+from tests.mime import corpus
+from tests.tui.memory import MemoryBackend, MemoryMessage
+from tui.app import MailApp
+from tui.widgets.reader import RenderedMessage
+
+SIZE = (120, 40)
+
+
+def html_only_newsletter() -> bytes:
+    """The newsletter with no plain alternative: the reader lays the HTML out."""
+    return corpus.message(
+        corpus.top_headers("Weekly digest", sender="Example News <news@example.com>"),
+        corpus.text_part(newsletter_html(), subtype="html", encoding="quoted-printable"),
+    )
+
+
+async def measure(raw: bytes, repeat: int) -> tuple[float, list[float], list[float]]:
+    """Open the message ``repeat + 1`` times; return the cold run and the warm runs
+    (shown, painted), in seconds."""
+    backend = MemoryBackend(inbox_size=0)
+    # Already read: opening it sends no \\Seen change (a separate, measured-elsewhere cost).
+    backend.deliver(1, MemoryMessage(uid=1, date=1, flags=("\\Seen",), body=raw))
+    app = MailApp(backend)
+    shown: list[float] = []
+    painted: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        reader = app.reader
+        original = reader.show_message
+        start = 0.0
+        done = asyncio.Event()
+
+        def on_painted() -> None:
+            painted.append(time.perf_counter() - start)
+            done.set()
+
+        def timed_show(rendered: RenderedMessage) -> None:
+            shown.append(time.perf_counter() - start)
+            original(rendered)
+            reader.call_after_refresh(on_painted)
+
+        reader.show_message = timed_show  # type: ignore[method-assign]
+        while app.message_list.row_at(0) is None:
+            await pilot.pause(0.01)
+        for _ in range(repeat + 1):
+            await pilot.pause(0.05)  # let the list settle
+            start = time.perf_counter()
+            await pilot.press("enter")
+            await done.wait()
+            done.clear()
+            await pilot.press("q")
+    return painted[0], shown[1:], painted[1:]
+
+
+def _row(name: str, values: list[float]) -> str:
+    ms = sorted(v * 1000 for v in values)
+    return (
+        f"  {name:<8} best {ms[0]:7.1f} ms   median {statistics.median(ms):7.1f} ms"
+        f"   worst {ms[-1]:7.1f} ms"
+    )
+
+
+def main() -> None:
+    """Print the figures for each case."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15, help="warm runs per case")
+    args = parser.parse_args()
+    cases = [
+        ("60 KB newsletter, plain alternative shown", newsletter_message(), ""),
+        ("60 KB newsletter, HTML only (laid out)", html_only_newsletter(), "50 ms"),
+        ("1 MB plain discussion", discussion_message(), "200 ms"),
+    ]
+    # Other jobs on a shared 2-core box inflate every figure: say how busy it was.
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    for name, raw, target in cases:
+        cold, shown, painted = asyncio.run(measure(raw, args.repeat))
+        label = f"{name} ({len(raw) / 1024:.0f} KB raw)"
+        print(label + (f", target {target}" if target else ""))
+        print(_row("shown", shown))
+        print(_row("painted", painted))
+        print(f"  cold (first open, imports included): painted {cold * 1000:.1f} ms")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -503,7 +503,10 @@ class AccountSync:
                 continue
             wait = self.settings.idle_renew if retry_in is None else min(retry_in, 300.0)
             try:
-                job = await asyncio.wait_for(self._next_job(), wait)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that lands as the wait completes, and the worker never stops.
+                async with asyncio.timeout(wait):
+                    job = await self._next_job()
             except TimeoutError:
                 if retry_in is not None and self.operations is not None:
                     retry_in = await self.operations.replay(client, features)
@@ -586,7 +589,8 @@ class AccountSync:
                     listening.set()
                 while (remaining := renew_at - loop.time()) > 0:
                     try:
-                        first = await asyncio.wait_for(heard.get(), remaining)
+                        async with asyncio.timeout(remaining):  # not wait_for: see _work
+                            first = await heard.get()
                     except TimeoutError:
                         break
                     except StopAsyncIteration:
@@ -640,7 +644,8 @@ class AccountSync:
             due = await self.outbox.send_due(ignore_backoff=True)
             while True:
                 try:
-                    event: object = await asyncio.wait_for(changes.get(), due)
+                    async with asyncio.timeout(due):  # not wait_for: see _work
+                        event: object = await changes.get()
                 except TimeoutError:
                     due = await self.outbox.send_due()
                     continue

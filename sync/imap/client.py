@@ -243,7 +243,10 @@ class IdleSession:
         Raises :class:`ImapDisconnected` when the connection dies (BYE, reset, close).
         """
         try:
-            first = await asyncio.wait_for(self._subscription.get(), timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as the event arrives.
+            async with asyncio.timeout(timeout):
+                first = await self._subscription.get()
         except TimeoutError:
             return []
         except StopAsyncIteration:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from sync.engine.account import AccountSync
 from sync.imap import decode_mailbox
 from sync.store import Store
 from tests.rig.device import Device
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def config_text(
@@ -129,3 +133,18 @@ async def converge(store: Store, device: Device, limit: float = 20.0) -> float:
         while await store_state(store) != server_state(device):  # noqa: ASYNC110 - polls a server
             await asyncio.sleep(0.05)
     return loop.time() - started
+
+
+async def start_mailtui_sync(config: Path) -> asyncio.subprocess.Process:
+    """Start ``mailtui sync`` (live) in a subprocess, as a user would run it beside a TUI."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "--config",
+        str(config),
+        "sync",
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sync.dovecot import MailUser
 from sync.store import Store
-from tests.engine.helpers import converge, server_state, write_config
+from tests.engine.helpers import converge, server_state, start_mailtui_sync, write_config
 from tests.engine.test_sync_once import HOSTILE_SUBJECTS
 from tests.rig.corpus import make_message, seed_maildir
 from tests.rig.device import Device
@@ -79,17 +79,7 @@ async def test_live_subprocess_changes_reach_the_store_and_sigterm_stops_it(
 ) -> None:
     device.append("INBOX", make_message(1))
     config = write_config(mail_user, tmp_path)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tui.cli",
-        "--config",
-        str(config),
-        "sync",
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = await start_mailtui_sync(config)
     store: Store | None = None
     try:
         # Another process reads the same store, as the TUI does while `mailtui sync` runs.

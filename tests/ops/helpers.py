@@ -11,6 +11,7 @@ from sync.imap import decode_mailbox
 from sync.ops import Replayer
 from sync.store import Store
 from tests.engine.helpers import config_for
+from tests.engine.helpers import write_config as engine_write_config
 from tests.rig.device import Device
 
 Content = dict[str, Counter[tuple[str | None, frozenset[str]]]]
@@ -60,21 +61,5 @@ def server_content(device: Device) -> Content:
 
 
 def write_config(user: MailUser, data_dir: Path) -> Path:
-    """A config file for ``mailtui`` subprocesses pointing at the rig user."""
-    path = data_dir / "config.toml"
-    path.write_text(
-        f"""
-data_dir = "{data_dir}"
-prefetch = "none"
-
-[accounts.test]
-email = "{user.username}@example.org"
-imap_host = "{user.server.host}"
-imap_port = {user.server.imap_port}
-imap_security = "none"
-username = "{user.username}"
-password = "{user.password}"
-""",
-        encoding="utf-8",
-    )
-    return path
+    """A config file for ``mailtui`` subprocesses pointing at the rig user (no prefetch)."""
+    return engine_write_config(user, data_dir, extra='prefetch = "none"')

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,13 @@ from sync.dovecot import MailUser
 from sync.imap import ImapClient, ImapCommandError
 from sync.ops import Operations, Replayer
 from sync.store import FolderRow, Store, StoreWriter
-from tests.engine.helpers import converge, running_live, server_state, store_state
+from tests.engine.helpers import (
+    converge,
+    running_live,
+    server_state,
+    start_mailtui_sync,
+    store_state,
+)
 from tests.ops.helpers import engine, server_content, store_content, write_config
 from tests.rig.corpus import make_message
 from tests.rig.device import Device
@@ -206,17 +210,7 @@ async def test_a_change_queued_by_another_process_goes_out_through_mailtui_sync(
     the syncing process as ``ExternalChange`` and go out at once."""
     device.append("INBOX", make_message(1))
     config = write_config(mail_user, data_dir)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tui.cli",
-        "--config",
-        str(config),
-        "sync",
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = await start_mailtui_sync(config)
     store: Store | None = None
     try:
         async with asyncio.timeout(20):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -43,7 +44,13 @@ from tui.search_view import SearchSource, ThreadSource
 from tui.text import as_content, clean
 from tui.widgets.folder_tree import AccountInfo, FolderInfo, FolderTree
 from tui.widgets.message_list import MessageList, MessageSource
-from tui.widgets.reader import MessageHeaders, Reader, render_message
+from tui.widgets.reader import (
+    MessageHeaders,
+    Reader,
+    ReaderStyles,
+    RenderedMessage,
+    render_message,
+)
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -76,6 +83,15 @@ log = logging.getLogger(__name__)
 
 BackgroundJob = tuple[str, Callable[[], Awaitable[None]]]
 """A named coroutine function the app runs as a worker for its lifetime (the demo's phone)."""
+
+PRERENDER_DELAY = 0.12
+"""How long the list cursor must rest on a message before its body is pre-rendered (s):
+longer than the gap between key repeats, so scrolling through a folder parses nothing."""
+PRERENDER_KEEP = 4
+"""How many pre-rendered messages are kept (the last few the cursor rested on)."""
+
+MessageKey = tuple[int, int]
+"""(folder id, uid) of a message."""
 
 ComposeKind = Literal["reply", "reply_all", "forward", "compose", "resume"]
 """What to write: a reply, reply-all or forward of a message, a new message, or a draft
@@ -303,6 +319,11 @@ class Backend(Protocol):
         exception's text says why in words."""
         ...
 
+    async def cached_body(self, folder_id: int, uid: int) -> bytes | None:
+        """The raw message if it is stored here, else None; never downloads (prefetch uses
+        it for the message the list cursor rests on)."""
+        ...
+
     async def perform(self, request: ActionRequest) -> str:
         """Apply an operation locally and queue it for the server; return a short summary."""
         ...
@@ -373,6 +394,15 @@ class MailApp(App[None]):
         self._threads = False  # the listed folder is shown as threads
         self._waiting_for_folders = False
         self._told_ui_ready = False
+        # Messages laid out ahead of Enter (see _prerender), newest last. A RenderedMessage
+        # does not depend on the reader's width (BodyView wraps when it paints), so the key
+        # is the message alone; the styles it was laid out with are kept to check them.
+        self._prerendered: OrderedDict[MessageKey, tuple[ReaderStyles, RenderedMessage]] = (
+            OrderedDict()
+        )
+        self._prerendering: dict[MessageKey, asyncio.Future[RenderedMessage]] = {}
+        self.prerender_hits = 0
+        """How many messages opened from the pre-rendered cache (tests and benchmarks)."""
         self.errors: list[str] = []
         """Every error reported to the user this session, in words (tests read it)."""
         self.internal_error: BaseException | None = None
@@ -513,6 +543,8 @@ class MailApp(App[None]):
         elif isinstance(event, BodyAvailable):
             shown = (self.reader.folder_id, self.reader.uid)
             waiting = self.reader.display and not self.reader.body_shown
+            # The body may be new or replaced: a layout of the old one is stale.
+            self._prerendered.pop((event.folder_id, event.uid), None)
             if waiting and shown == (event.folder_id, event.uid):
                 self._load_body(event.folder_id, event.uid)
         elif isinstance(event, ConnectionState):
@@ -574,6 +606,8 @@ class MailApp(App[None]):
         if self._is_drafts(event.folder_id):
             self._offer_resume(event.folder_id, event.uid)
             return
+        # A pending rest timer would parse again what the reader is about to parse.
+        self.workers.cancel_group(self, "prerender")
         self._open_message(event.folder_id, event.uid)
 
     def _is_drafts(self, folder_id: int) -> bool:
@@ -601,6 +635,10 @@ class MailApp(App[None]):
         if not self._told_ui_ready:
             self._told_ui_ready = True
             self.call_after_refresh(self.backend.ui_ready)
+        if event.uid is None:
+            self.workers.cancel_group(self, "prerender")
+        else:
+            self._prerender(event.folder_id, event.uid)
 
     @on(MessageList.LoadFailed)
     def _load_failed(self, event: MessageList.LoadFailed) -> None:
@@ -671,9 +709,14 @@ class MailApp(App[None]):
             self._note("That message is gone")
             return
         row = self.message_list.row_at(self.message_list.cursor)
+        ready = self._take_prerendered((folder_id, uid))
         self.message_list.display = False
         self.reader.display = True
         self.reader.show_headers(folder_id, headers)
+        if ready is not None:
+            # Laid out while the cursor rested on it: opening is only swapping the pane.
+            self.prerender_hits += 1
+            self.reader.show_message(ready)
         self.reader.focus()
         located = self.message_list.locate(row.uid) if row is not None else None
         if row is not None and located == (folder_id, uid) and not row.seen:
@@ -681,7 +724,8 @@ class MailApp(App[None]):
             await self._perform(
                 ActionRequest("toggle_read", folder_id, (uid,), True, implicit=True)
             )
-        await self._show_body(folder_id, uid)
+        if ready is None:
+            await self._show_body(folder_id, uid)
 
     @work(group="reader-body", exclusive=True, exit_on_error=False, name="Showing the message")
     async def _load_body(self, folder_id: int, uid: int) -> None:
@@ -704,11 +748,52 @@ class MailApp(App[None]):
         if raw is None:
             self.reader.show_missing()
             return
-        styles = self.reader.styles_for_render()
-        # Parsing a big message (MIME walk, HTML layout) must not stall the UI loop.
-        rendered = await asyncio.to_thread(render_message, raw, styles)
+        pending = self._prerendering.get((folder_id, uid))
+        if pending is not None:
+            # Being laid out already (the cursor rested on it): wait for that, not parse twice.
+            rendered = await asyncio.shield(pending)
+        else:
+            styles = self.reader.styles_for_render()
+            # Parsing a big message (MIME walk, HTML layout) must not stall the UI loop.
+            rendered = await asyncio.to_thread(render_message, raw, styles)
         if still_shown():
             self.reader.show_message(rendered)
+
+    def _take_prerendered(self, key: MessageKey) -> RenderedMessage | None:
+        entry = self._prerendered.get(key)
+        if entry is None or entry[0] != self.reader.styles_for_render():
+            return None  # not laid out, or with other styles (the theme changed since)
+        self._prerendered.move_to_end(key)
+        return entry[1]
+
+    @work(group="prerender", exclusive=True, exit_on_error=False, name="Preparing the message")
+    async def _prerender(self, folder_id: int, uid: int) -> None:
+        """Lay out the message the list cursor rests on, if its body is stored here, so that
+        Enter only has to swap the pane. Cancelled by the next cursor move (exclusive)."""
+        key = (folder_id, uid)
+        await asyncio.sleep(PRERENDER_DELAY)  # resting, not scrolling past
+        if key in self._prerendered or key in self._prerendering:
+            return
+        raw = await self.backend.cached_body(folder_id, uid)  # never a download
+        if raw is None or key in self._prerendered or key in self._prerendering:
+            return
+        styles = self.reader.styles_for_render()
+        future = asyncio.get_running_loop().run_in_executor(None, render_message, raw, styles)
+        self._prerendering[key] = future
+
+        def done(finished: asyncio.Future[RenderedMessage]) -> None:
+            # Kept even when this worker was cancelled meanwhile: the work is done anyway.
+            if self._prerendering.get(key) is finished:
+                del self._prerendering[key]
+            if finished.cancelled() or finished.exception() is not None:
+                return  # the reader parses it again on Enter and says what went wrong
+            self._prerendered[key] = (styles, finished.result())
+            self._prerendered.move_to_end(key)
+            while len(self._prerendered) > PRERENDER_KEEP:
+                self._prerendered.popitem(last=False)
+
+        future.add_done_callback(done)
+        await asyncio.shield(future)
 
     def _close_reader(self) -> None:
         if self.reader.display:

@@ -657,6 +657,10 @@ class StoreBackend:
             if runtime.sync is not None:
                 runtime.sync.watch(folder_id if runtime.info.id == account_id else None)
 
+    async def cached_body(self, folder_id: int, uid: int) -> bytes | None:
+        """The stored raw message, or None when it is not stored (never downloads)."""
+        return await self.store.body(folder_id, uid)
+
     async def body(self, folder_id: int, uid: int) -> bytes | None:
         """The stored raw message, else downloaded now (kept in the store for next time).
 

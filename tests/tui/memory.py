@@ -240,6 +240,10 @@ class MemoryBackend:
     server_offline: bool = False
     """When set, a global search's server phase says the server cannot be reached."""
     thread_calls: int = 0
+    not_cached: set[tuple[int, int]] = field(default_factory=set)
+    """(folder id, uid) of messages whose body is on the pretend server only."""
+    downloads: list[tuple[int, int]] = field(default_factory=list)
+    """(folder id, uid) of every body `body` had to download (one in `not_cached`)."""
     refusal: str | None = None
     """When set, retry and discard raise with this text (as the real one does in words)."""
 
@@ -356,7 +360,18 @@ class MemoryBackend:
         return self.folders_by_id[folder_id].get(uid)
 
     async def body(self, folder_id: int, uid: int) -> bytes | None:
-        """Its raw bytes."""
+        """Its raw bytes ("downloaded" when it is not cached: the download is recorded)."""
+        if (folder_id, uid) in self.not_cached:
+            self.downloads.append((folder_id, uid))
+            self.not_cached.discard((folder_id, uid))  # kept, as the store keeps it
+        message = self.folders_by_id[folder_id].get(uid)
+        return message.body if message is not None else None
+
+    async def cached_body(self, folder_id: int, uid: int) -> bytes | None:
+        """Its raw bytes if "stored here": not for one in `not_cached`, nor when a subclass
+        overrides `body` (there `body` stands for a download, e.g. a slow one)."""
+        if (folder_id, uid) in self.not_cached or type(self).body is not MemoryBackend.body:
+            return None
         message = self.folders_by_id[folder_id].get(uid)
         return message.body if message is not None else None
 

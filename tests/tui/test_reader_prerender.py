@@ -1,0 +1,110 @@
+"""Pre-rendering the message the list cursor rests on (issue 7: Enter only swaps the pane)."""
+
+from __future__ import annotations
+
+import pytest
+
+import tui.app
+from tests.tui.helpers import wait_for_rows, wait_until
+from tests.tui.memory import MemoryBackend
+from tui.app import PRERENDER_DELAY, MailApp
+from tui.widgets.reader import ReaderStyles, RenderedMessage, render_message
+
+SIZE = (110, 30)
+
+
+@pytest.fixture
+def rendered_uids(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every raw message the app lays out (the app's `render_message`, counted)."""
+    calls: list[bytes] = []
+
+    def counting(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
+        calls.append(raw)
+        return render_message(raw, styles)
+
+    monkeypatch.setattr(tui.app, "render_message", counting)
+    return calls
+
+
+def cursor_uid(app: MailApp) -> int:
+    """The uid of the message under the list cursor."""
+    row = app.message_list.row_at(app.message_list.cursor)
+    assert row is not None
+    return row.uid
+
+
+async def test_a_rested_on_message_opens_from_the_prerendered_cache(
+    rendered_uids: list[bytes],
+) -> None:
+    backend = MemoryBackend(inbox_size=5)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.press("down")
+        uid = cursor_uid(app)
+        await wait_until(pilot, lambda: (1, uid) in app._prerendered)
+        laid_out = len(rendered_uids)
+        assert laid_out >= 1 and f"Body of {uid}.".encode() in rendered_uids[-1]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader.body_shown)
+        assert app.reader.uid == uid
+        assert app.reader.body_text == f"Body of {uid}."
+        assert app.prerender_hits == 1
+        assert len(rendered_uids) == laid_out  # no second parse on Enter
+        assert backend.downloads == []
+
+
+async def test_scrolling_past_messages_lays_out_none_of_them(rendered_uids: list[bytes]) -> None:
+    backend = MemoryBackend(inbox_size=20)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.pause(PRERENDER_DELAY * 3)
+        before = len(rendered_uids)  # the first message, rested on while the list loaded
+        for _ in range(5):
+            await pilot.press("down")  # faster than the rest delay
+        await pilot.pause(PRERENDER_DELAY * 3)
+        uid = cursor_uid(app)
+        # Only the message the cursor stopped on was laid out.
+        assert len(rendered_uids) == before + 1
+        assert f"Body of {uid}.".encode() in rendered_uids[-1]
+
+
+async def test_resting_on_a_message_never_downloads_its_body(rendered_uids: list[bytes]) -> None:
+    backend = MemoryBackend(inbox_size=5)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.pause(PRERENDER_DELAY * 3)
+        uid = cursor_uid(app)
+        below = uid - 1  # newest first: the next row down
+        backend.not_cached.add((1, below))
+        before = len(rendered_uids)
+        await pilot.press("down")
+        assert cursor_uid(app) == below
+        await pilot.pause(PRERENDER_DELAY * 4)
+        assert backend.downloads == []
+        assert (1, below) not in app._prerendered
+        assert len(rendered_uids) == before
+        # Enter does download it (the user asked), and lays it out then.
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader.body_shown)
+        assert backend.downloads == [(1, below)]
+        assert app.reader.body_text == f"Body of {below}."
+        assert app.prerender_hits == 0
+
+
+async def test_the_cache_keeps_only_the_last_few(rendered_uids: list[bytes]) -> None:
+    backend = MemoryBackend(inbox_size=10)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        rested: list[int] = []
+        for step in range(tui.app.PRERENDER_KEEP + 2):
+            if step:
+                await pilot.press("down")
+            uid = cursor_uid(app)
+            await wait_until(pilot, lambda: (1, uid) in app._prerendered)  # noqa: B023
+            rested.append(uid)
+        assert len(set(rested)) == len(rested)
+        assert list(app._prerendered) == [(1, uid) for uid in rested[-tui.app.PRERENDER_KEEP :]]

@@ -34,6 +34,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any, Final
 
+from sync.backoff import backoff_ceiling
 from sync.compose import (
     CarriedPart,
     Draft,
@@ -244,7 +245,7 @@ class OutboxSender:
         return await send_message(raw, self.account, secret=secret)
 
     def _delay(self, attempts: int) -> float:
-        return float(min(self._backoff_max, self._backoff_initial * 2 ** min(attempts, 30)))
+        return backoff_ceiling(attempts, self._backoff_initial, self._backoff_max)
 
     async def send_due(self, *, ignore_backoff: bool = False) -> float | None:
         """Send every message that is due; return the seconds until the next one is (None:

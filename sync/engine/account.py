@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from sync.backoff import jittered_backoff
 from sync.config import AccountConfig, Config
 from sync.credentials import CredentialError, resolve_secret
 from sync.engine.bodies import BodyPrefetcher, Prefetch
@@ -179,12 +179,6 @@ async def authenticate(client: ImapClient, account: AccountConfig, secret: str) 
         await client.authenticate_plain(account.username, secret)
     else:
         await client.login(account.username, secret)
-
-
-def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
-    """Exponential backoff with full jitter: uniform in [d/2, d], d = initial * 2**attempt."""
-    ceiling = min(maximum, initial * (2 ** min(attempt, 30)))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 class AccountSync:
@@ -440,7 +434,7 @@ class AccountSync:
                 except (ImapError, OSError, TimeoutError) as exc:
                     if self._went_online:  # a drop after a good session starts the backoff over
                         attempt = 0
-                    delay = backoff_delay(
+                    delay = jittered_backoff(
                         attempt, self.settings.backoff_initial, self.settings.backoff_max
                     )
                     attempt += 1

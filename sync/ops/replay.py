@@ -35,6 +35,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from sync.backoff import backoff_ceiling
 from sync.engine.folder_sync import ServerFeatures
 from sync.imap import CopyUid, ImapClient, ImapCommandError, UidSet, decode_mailbox
 from sync.ops.queue import Target, referenced, remap
@@ -137,9 +138,7 @@ class Replayer:
                 await self._reject(account_id, batch, f"unreadable operation: {exc!r}")
             except ImapCommandError as exc:
                 if exc.code in TEMPORARY_CODES and first.attempts + 1 < self.max_attempts:
-                    delay = min(
-                        self.backoff_max, self.backoff_initial * float(2 ** min(first.attempts, 30))
-                    )
+                    delay = backoff_ceiling(first.attempts, self.backoff_initial, self.backoff_max)
                     async with self.store.write() as unit:
                         for op in batch:
                             await unit.fail_operation(

@@ -19,7 +19,9 @@ Each figure is the best of ``--repeat`` runs. The issue's target: ours within 3x
 BODYSTRUCTURE, a ``BODY.PEEK[HEADER.FIELDS (REFERENCES)]`` literal in every response, MODSEQ)
 and reports, for imaplib and ours, wall time and this process's CPU time per response; then,
 without the network, the CPU cost of ours on a recorded copy of the same response bytes
-(assembler + parser, fed in 256 KiB reads as the client does). aioimaplib is skipped.
+(assembler + parser, fed in 256 KiB reads as the client does). Also the first sync's own
+path: ``uid_fetch_rows`` with the engine's ``header_row`` (store rows straight from the wire).
+aioimaplib is skipped.
 """
 
 from __future__ import annotations
@@ -217,6 +219,31 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, Timing]]) -> Timing:
     return asyncio.run(factory())
 
 
+async def ours_rows_fetch(user: MailUser, items: Sequence[str]) -> Timing:
+    """The first sync's path: ``uid_fetch_rows`` with the engine's ``header_row`` making the
+    store's row tuples straight from the wire (the exact parser for what it leaves)."""
+    from sync.engine.convert import header_row, record_from_fetch
+    from sync.store import message_fields
+
+    server = user.server
+    client = await ImapClient.connect(server.host, server.imap_port, security="none")
+    try:
+        await client.login(user.username, user.password)
+        selected = await client.select("INBOX", readonly=True)
+        uids = range(1, (selected.uidnext or 1))
+        kept = []
+        cpu = time.process_time()
+        start = time.perf_counter()
+        async for rows, results in client.uid_fetch_rows(uids, items, header_row):
+            kept.append(rows)
+            kept.append([message_fields(record_from_fetch(result)) for result in results])
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+        return Timing(elapsed, cpu, sum(map(len, kept)))
+    finally:
+        await client.logout()
+
+
 def engine_items_report(user: MailUser, runs: int) -> None:
     """``--engine-items``: the first sync's FETCH, imaplib against ours, then offline parse."""
     wanted = engine_items()
@@ -226,6 +253,7 @@ def engine_items_report(user: MailUser, runs: int) -> None:
     floor = best(runs, lambda: imaplib_fetch(user, "*", items))
     ours = best(runs, lambda: run_async(lambda: ours_fetch(user, "*", wanted, touch=True)))
     ours_cpu = least_cpu(runs, lambda: run_async(lambda: ours_fetch(user, "*", wanted, touch=True)))
+    rows = best(runs, lambda: run_async(lambda: ours_rows_fetch(user, wanted)))
     wire = record_wire(user, items)
     offline = least_cpu(runs, lambda: parse_offline(wire))
 
@@ -237,6 +265,7 @@ def engine_items_report(user: MailUser, runs: int) -> None:
         ("imaplib raw receive", floor),
         ("ours, parse included", ours),
         ("ours, least-CPU run", ours_cpu),
+        ("ours, rows (first sync's path)", rows),
     ):
         print(
             f"{name:<34}{timing.count:>9}{timing.seconds:>9.2f}"

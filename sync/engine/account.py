@@ -47,6 +47,7 @@ from sync.imap import (
 )
 from sync.store import FolderRow, Store
 from sync.store.events import ExternalChange, OperationsChanged
+from sync.store.search import index_pending_headers
 
 __all__ = [
     "AccountFatalError",
@@ -490,7 +491,13 @@ class AccountSync:
         prefetcher = BodyPrefetcher(self.store, self.settings.prefetch)
         prefetcher.schedule([folder.id for folder in await self.syncable_folders()])
         retry_in = self._replay_due  # a temporarily failed operation's backoff
+        headers_queued = True  # the pass may have queued rows for the header search index
         while True:
+            if self._jobs.empty() and headers_queued:
+                # The search index of new rows is built here, in steps, off the sync's path
+                # (a search indexes what is still queued before it answers).
+                headers_queued = await index_pending_headers(self.store) > 0
+                continue
             if self._jobs.empty() and not prefetcher.idle:
                 # Bodies only while nothing else waits: a live change never queues behind them.
                 await prefetcher.step(client)
@@ -525,6 +532,7 @@ class AccountSync:
             if folder is None or not is_syncable(folder, show_all=self.settings.show_all_folders):
                 continue
             await self._sync_one(synchronizer, folder, announce_new=True)
+            headers_queued = True
             prefetcher.schedule([folder.id], newest_only=True)
 
     async def _folder_id_by_mailbox(self, mailbox: str) -> int | None:

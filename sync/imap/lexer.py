@@ -75,6 +75,7 @@ class ResponseAssembler:
         parts = self._parts
         literals = self._literals
         find = buffer.find
+        rfind = buffer.rfind
         while True:
             if need >= 0:
                 if end - position < need:
@@ -102,7 +103,13 @@ class ResponseAssembler:
             # Most lines end a response: only a "}" before CRLF can announce a literal.
             size = -1
             if newline > position and buffer[newline - 1] == 0x7D:
-                size = _literal_size(buffer, position, newline)
+                # The usual "{n}" marker, read in place; anything else the exact way.
+                opening = rfind(b"{", position, newline)
+                digits = buffer[opening + 1 : newline - 1] if opening >= 0 else b""
+                if 0 < len(digits) <= 12 and digits.isdigit():
+                    size = int(digits)
+                else:
+                    size = _literal_size(buffer, position, newline)
             if size < 0 and not parts:  # a one-line response: the common case
                 out.append(RawResponse(bytes(buffer[position:line_end]), []))
                 position = scan = line_end

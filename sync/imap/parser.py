@@ -69,6 +69,8 @@ except ImportError:  # pragma: no cover - only while sync.mime is absent
 
 
 __all__ = [
+    "header_value",
+    "nstring_value",
     "parse_appenduid",
     "parse_bodystructure",
     "parse_copyuid",
@@ -417,6 +419,18 @@ def _header_text(value: Value) -> str | None:
         decoded = decode_header_bytes(value)
         return _decode_words(decoded) if "=?" in decoded else decoded
     raise ImapParseError("expected a string", _show(value))
+
+
+def nstring_value(value: Value) -> str | None:
+    """An nstring (quoted string, literal bytes or NIL) as the parser gives it in typed
+    results: text as is, 8-bit bytes decoded (UTF-8, else cp1252), no RFC 2047 decoding."""
+    return _string(value)
+
+
+def header_value(value: Value) -> str | None:
+    """An nstring from a header (a subject, a display name) as the parser gives it in typed
+    results: as :func:`nstring_value`, with RFC 2047 encoded words decoded."""
+    return _header_text(value)
 
 
 def _list(value: Value) -> list[Value]:

@@ -19,11 +19,14 @@ from sync.store.records import (
     AccountRow,
     FolderMarks,
     FolderRow,
+    MessageFields,
     MessageRecord,
     MessageRow,
     OutgoingMessage,
     PendingOperation,
     SortKey,
+    flag_columns,
+    message_fields,
 )
 from sync.store.schema import LATEST_VERSION, StoreError, StoreVersionError
 from sync.store.store import Store, StoreWriter
@@ -33,6 +36,7 @@ __all__ = [
     "AccountRow",
     "FolderMarks",
     "FolderRow",
+    "MessageFields",
     "MessageRecord",
     "MessageRow",
     "OutgoingMessage",
@@ -42,4 +46,6 @@ __all__ = [
     "StoreError",
     "StoreVersionError",
     "StoreWriter",
+    "flag_columns",
+    "message_fields",
 ]

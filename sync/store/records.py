@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeAlias
 
 __all__ = [
     "AccountRow",
     "FolderMarks",
     "FolderRow",
+    "MessageFields",
     "MessageRecord",
     "MessageRow",
     "OutgoingMessage",
     "PendingOperation",
     "SortKey",
+    "flag_columns",
     "has_flag",
+    "message_fields",
     "message_row",
     "record_of",
 ]
@@ -116,6 +120,66 @@ class MessageRecord:
     has_attachment: bool
     in_reply_to: str | None
     references: str | None
+
+
+# One message row as the store writes it, a plain tuple (no per-message object in a bulk
+# sync): uid, sort_value, message_id, subject, from_name, from_addr, to, cc, date,
+# internaldate, size, flags (``flag_columns`` text), seen, flagged, modseq, has_attachment,
+# in_reply_to, references. Build it with ``message_fields`` (or, for the sync engine's bulk
+# path, directly, with ``flag_columns`` for the flag columns).
+MessageFields: TypeAlias = tuple[
+    int,
+    int,
+    str | None,
+    str,
+    str,
+    str,
+    str,
+    str,
+    int,
+    int,
+    int,
+    str,
+    bool,
+    bool,
+    int | None,
+    bool,
+    str | None,
+    str | None,
+]
+
+
+@lru_cache(maxsize=4096)
+def flag_columns(flags: tuple[str, ...]) -> tuple[str, bool, bool]:
+    """The stored flags text (sorted, de-duplicated: the same set always compares equal, so a
+    no-change resync is a no-op) and the seen and flagged columns (RFC 3501 2.3.2: flags are
+    case-insensitive). A folder has few distinct flag sets: each is analysed once."""
+    return " ".join(sorted(set(flags))), has_flag(flags, "\\Seen"), has_flag(flags, "\\Flagged")
+
+
+def message_fields(record: MessageRecord) -> MessageFields:
+    """The row tuple the store writes for ``record``."""
+    flags_text, seen, flagged = flag_columns(record.flags)
+    return (
+        record.uid,
+        record.internaldate,
+        record.message_id,
+        record.subject,
+        record.from_name,
+        record.from_addr,
+        record.to,
+        record.cc,
+        record.date,
+        record.internaldate,
+        record.size,
+        flags_text,
+        seen,
+        flagged,
+        record.modseq,
+        record.has_attachment,
+        record.in_reply_to,
+        record.references,
+    )
 
 
 def record_of(row: MessageRow) -> MessageRecord:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from sync.store.search import SEARCH_SCHEMA
+from sync.store.search import SEARCH_QUEUE_SCHEMA, SEARCH_SCHEMA
 
 __all__ = [
     "LATEST_VERSION",
@@ -199,6 +199,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, _V3, "retry time of pending operations, provisional UIDs"),
     Migration(4, SEARCH_SCHEMA, "full-text search (FTS5) and the thread cache"),
     Migration(5, _V5, "what the outbox does once a message is sent"),
+    Migration(6, SEARCH_QUEUE_SCHEMA, "the header search index is built in bulk from a queue"),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

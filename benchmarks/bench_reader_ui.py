@@ -4,12 +4,16 @@ Run from the repository root: ``python benchmarks/bench_reader_ui.py [--repeat 1
 
 The whole app runs headless (``App.run_test`` and Pilot) over the in-memory test backend,
 whose bodies are all "cached" (no download). For each case the message is opened ``repeat``
-times (Enter, then ``q`` back to the list), in two modes:
+times (Enter, then ``q`` back to the list), in three modes (the pre-rendered messages are
+forgotten before each run):
 
-- straight: the cursor arrives on the message (``up`` from a small one below it) and Enter
-  follows at once, so nothing is pre-rendered (the cache is emptied before each run);
+- straight: the cursor steps onto the message (``up`` from a small one below it) and Enter
+  follows at once. A step (not a key held down) lays a small message out at once
+  (``tui.app.PRERENDER_AT_ONCE_MAX``), so Enter may find it ready or being laid out;
 - rest: the cursor arrives and rests 200 ms before Enter, as a person reading does, so the
-  app has laid the message out ahead (``tui.app`` pre-renders after ``PRERENDER_DELAY``).
+  app has laid the message out ahead (``tui.app`` pre-renders after ``PRERENDER_DELAY``);
+- cold: as straight, with pre-rendering off: Enter's own path, all of it after the key (a
+  message reached some other way, or a big one).
 
 Each run measures, with ``time.perf_counter``:
 
@@ -18,6 +22,8 @@ Each run measures, with ``time.perf_counter``:
   event-loop hops between them);
 - painted: to the first screen refresh after that (the body laid out and rendered into the
   headless screen);
+- from step: from just before ``up`` is pressed to the same refresh (the step and Enter
+  together: what a pre-render done during the step leaves to wait for);
 
 and prints the best, the median and the worst of each. The first (cold) run is reported
 apart: it includes importing `sync.mime`, lxml and inscriptis.
@@ -40,10 +46,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import tui.app
 from benchmarks.bench_reader import discussion_message, newsletter_html, newsletter_message
 from tests.mime import corpus
 from tests.tui.memory import MemoryBackend, MemoryMessage
-from tui.app import MailApp
+from tui.app import KEY_REPEAT_GAP, PRERENDER_DELAY, MailApp
 from tui.widgets.reader import RenderedMessage
 
 SIZE = (120, 40)
@@ -62,10 +69,15 @@ REST = 0.2
 
 
 async def measure(
-    raw: bytes, repeat: int, rest: bool
-) -> tuple[float, list[float], list[float], int]:
-    """Open the message ``repeat + 1`` times; return the cold run, the warm runs (shown,
-    painted), in seconds, and how many opened from the pre-rendered cache."""
+    raw: bytes, repeat: int, mode: str
+) -> tuple[float, list[float], list[float], list[float], int]:
+    """Open the message ``repeat + 1`` times; return the first run, the warm runs (shown,
+    painted, from step), in seconds, and how many opened from the pre-rendered cache."""
+    if mode == "cold":  # nothing is ever laid out ahead
+        tui.app.PRERENDER_DELAY = 3600.0
+        tui.app.KEY_REPEAT_GAP = 3600.0
+    else:
+        tui.app.PRERENDER_DELAY, tui.app.KEY_REPEAT_GAP = PRERENDER_DELAY, KEY_REPEAT_GAP
     backend = MemoryBackend(inbox_size=0)
     # Already read: opening it sends no \\Seen change (a separate, measured-elsewhere cost).
     # It is the newest, so the list shows it first and a small one under it.
@@ -75,14 +87,16 @@ async def measure(
     app = MailApp(backend)
     shown: list[float] = []
     painted: list[float] = []
+    from_step: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
         reader = app.reader
         original = reader.show_message
-        start = 0.0
+        start = step = 0.0
         done = asyncio.Event()
 
         def on_painted() -> None:
             painted.append(time.perf_counter() - start)
+            from_step.append(time.perf_counter() - step)
             done.set()
 
         def timed_show(rendered: RenderedMessage) -> None:
@@ -97,21 +111,22 @@ async def measure(
             await pilot.press("down")
             await pilot.pause(0.05)  # let the list settle
             app._prerendered.clear()  # each run starts with nothing laid out
+            step = time.perf_counter()
             await pilot.press("up")
-            if rest:
+            if mode == "rest":
                 await pilot.pause(REST)
             start = time.perf_counter()
             await pilot.press("enter")
             await done.wait()
             done.clear()
             await pilot.press("q")
-    return painted[0], shown[1:], painted[1:], app.prerender_hits
+    return painted[0], shown[1:], painted[1:], from_step[1:], app.prerender_hits
 
 
 def _row(name: str, values: list[float]) -> str:
     ms = sorted(v * 1000 for v in values)
     return (
-        f"  {name:<8} best {ms[0]:7.1f} ms   median {statistics.median(ms):7.1f} ms"
+        f"  {name:<9} best {ms[0]:7.1f} ms   median {statistics.median(ms):7.1f} ms"
         f"   worst {ms[-1]:7.1f} ms"
     )
 
@@ -122,9 +137,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="warm runs per case")
     parser.add_argument(
         "--mode",
-        choices=("straight", "rest", "both"),
-        default="both",
-        help="Enter at once, after the cursor rests 200 ms, or both (default)",
+        choices=("straight", "rest", "cold", "all"),
+        default="all",
+        help="Enter right after a step, after the cursor rests 200 ms, with pre-rendering"
+        " off, or all three (default)",
     )
     args = parser.parse_args()
     cases = [
@@ -134,15 +150,16 @@ def main() -> None:
     ]
     # Other jobs on a shared 2-core box inflate every figure: say how busy it was.
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    modes = ("straight", "rest") if args.mode == "both" else (args.mode,)
+    modes = ("straight", "rest", "cold") if args.mode == "all" else (args.mode,)
     for name, raw, target in cases:
         label = f"{name} ({len(raw) / 1024:.0f} KB raw)"
         print(label + (f", target {target}" if target else ""))
         for mode in modes:
-            cold, shown, painted, hits = asyncio.run(measure(raw, args.repeat, mode == "rest"))
+            cold, shown, painted, stepped, hits = asyncio.run(measure(raw, args.repeat, mode))
             print(f" {mode}: {hits} of {args.repeat + 1} opened pre-rendered")
             print(_row("shown", shown))
             print(_row("painted", painted))
+            print(_row("from step", stepped))
             print(f"  cold (first open, imports included): painted {cold * 1000:.1f} ms")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 

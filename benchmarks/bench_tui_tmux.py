@@ -77,11 +77,22 @@ def pane_rss_mib() -> float | None:
     return total / 1024
 
 
+def stop_tmux() -> None:
+    """End the benchmark's tmux server and wait until it is gone: a session started while
+    the old server is still exiting dies with it (the pane then stays blank for good)."""
+    tmux("kill-server")
+    # The server removes its socket as it exits.
+    socket = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / SESSION
+    deadline = time.perf_counter() + 5.0
+    while socket.exists() and time.perf_counter() < deadline:
+        time.sleep(0.01)
+
+
 def launch(
     command: str, newest_subject: str, limit: float = 60.0
 ) -> tuple[float | None, float | None]:
     """Start ``command`` in a fresh pane; return (seconds to first paint, RSS MiB)."""
-    tmux("kill-server")
+    stop_tmux()
     started = time.perf_counter()
     tmux("new-session", "-d", "-s", SESSION, "-x", str(WIDTH), "-y", str(HEIGHT), command)
     seen = wait_for(lambda text: newest_subject[:30] in text, limit)
@@ -175,36 +186,95 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--skip-peers", action="store_true", help="mailtui only")
+    parser.add_argument("--runs", type=int, default=1, help="mailtui launches (first paint)")
+    parser.add_argument("--cache", type=Path, help="keep the seeded server and store here")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the mailtui checkout to sync and launch (default: this one), to compare two"
+        " versions (each with its own --cache)",
+    )
+    parser.add_argument(
+        "--compile-each-start",
+        action="store_true",
+        help="with PYTHONDONTWRITEBYTECODE set, let every launch compile mailtui's modules",
+    )
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         print("tmux is needed: apt-get install tmux")
         return 1
-    work = Path(tempfile.mkdtemp(prefix="mailtui-bench-tui-"))
+    if args.cache is not None:
+        work = args.cache.absolute()
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="mailtui-bench-tui-"))
     work.chmod(0o755)
+    # The cache is good for one --count: a marker says which, written once the store is full.
+    marker = work / "synced-count"
+    cached = marker.exists() and marker.read_text().strip() == str(args.count)
+    if not cached:
+        shutil.rmtree(work / "server", ignore_errors=True)
+        shutil.rmtree(work / "data", ignore_errors=True)
+        marker.unlink(missing_ok=True)
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    root = args.root.absolute()
     server = DovecotServer.start(work / "server")
     try:
-        user = server.add_user("bench", password="bench")
-        started = time.perf_counter()
-        seed_maildir(server, user.username, "INBOX", (make_message(i) for i in range(args.count)))
-        print(f"seeded {args.count} messages in {time.perf_counter() - started:.1f} s")
-        newest = subject_for(args.count - 1)
         data = work / "data"
-        data.mkdir()
-        config = mailtui_config(user, data)
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "tui.cli", "--config", str(config), "sync", "--once"],
-            cwd=ROOT,
-            check=True,
-            stderr=subprocess.DEVNULL,
-        )
-        print(f"mailtui sync --once (store filled) in {time.perf_counter() - started:.1f} s")
+        if cached:
+            user = server.user("bench")
+            config = mailtui_config(user, data)  # the server's port is new each start
+            print(f"reusing the seeded server and synced store in {work}")
+        else:
+            user = server.add_user("bench", password="bench")
+            started = time.perf_counter()
+            messages = (make_message(i) for i in range(args.count))
+            seed_maildir(server, user.username, "INBOX", messages)
+            print(f"seeded {args.count} messages in {time.perf_counter() - started:.1f} s")
+            data.mkdir()
+            config = mailtui_config(user, data)
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "tui.cli", "--config", str(config), "sync", "--once"],
+                cwd=root,  # the store is made by the version measured (schemas differ)
+                check=True,
+                stderr=subprocess.DEVNULL,
+            )
+            print(f"mailtui sync --once (store filled) in {time.perf_counter() - started:.1f} s")
+            if args.cache is not None:
+                marker.write_text(f"{args.count}\n")
+        newest = subject_for(args.count - 1)
 
         rows: list[tuple[str, str, str, str, str]] = []
-        command = f"cd {ROOT} && {sys.executable} -m tui.cli --config {config}"
-        painted, rss = launch(command, newest)
+        command = f"cd {root} && {sys.executable} -m tui.cli --config {config}"
+        if os.environ.get("PYTHONDONTWRITEBYTECODE") and not args.compile_each_start:
+            # An installed mailtui starts from compiled bytecode (pip compiles it); a checkout
+            # run with PYTHONDONTWRITEBYTECODE would compile every module at each start.
+            # Bytecode goes to a cache of the benchmark's own, filled by an uncounted launch.
+            cache = work / "pycache" / root.name
+            command = (
+                f"cd {root} && env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX={cache} "
+                f"{sys.executable} -m tui.cli --config {config}"
+            )
+            if not cache.exists():
+                launch(command, newest)
+        paints: list[float] = []
+        for _ in range(max(1, args.runs)):
+            painted, rss = launch(command, newest)
+            if painted is not None:
+                paints.append(painted)
+        if args.runs > 1 and paints:
+            each = ", ".join(f"{p * 1000:.0f}" for p in paints)
+            print(
+                f"first paint over {len(paints)} launches: median "
+                f"{fmt(statistics.median(paints))}, best {fmt(min(paints))} ({each} ms)"
+            )
+        painted = statistics.median(paints) if paints else None
         j = key_latency("j")
         pgdn = key_latency("NPage")
+        for name, times in (("j", j), ("PgDn", pgdn)):
+            print(f"{name} each (ms, in order): " + " ".join(f"{t * 1000:.0f}" for t in times))
         rows.append(
             (
                 "mailtui (store synced)",
@@ -223,7 +293,7 @@ def main() -> int:
             if shutil.which("aerc"):
                 painted, rss = launch(aerc_command(user, work), newest, limit=120)
                 rows.append(("aerc", fmt(painted), "", "", fmt(rss, "MiB")))
-        tmux("kill-server")
+        stop_tmux()
         print(f"\n{args.count} messages in INBOX, {WIDTH}x{HEIGHT} tmux pane")
         header = ("client", "first painted list", "j median / max", "PgDn median / max", "RSS")
         widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
@@ -232,10 +302,12 @@ def main() -> int:
                 "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
             )
         print("targets: first paint <= 600 ms, keys <= 50 ms, RSS <= 80 MiB")
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
     finally:
-        tmux("kill-server")
+        stop_tmux()
         server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.cache is None:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

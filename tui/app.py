@@ -10,7 +10,9 @@ screen is changed by hand after an action, so what is shown is always what the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,11 +24,10 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from sync.events import EventBus, Subscription
-from sync.search.query import QueryError
 from sync.store.events import (
     BodyStored,
     ExternalChange,
@@ -35,15 +36,11 @@ from sync.store.events import (
     MessagesChanged,
     StoreEvent,
 )
-from tui.compose_flow import ComposeStart, run_compose
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
-from tui.screens.folder_picker import FolderPicker
-from tui.screens.help import HelpScreen
-from tui.screens.queue import QueueScreen
-from tui.search_view import SearchSource, ThreadSource
 from tui.text import as_content, clean
 from tui.widgets.folder_tree import AccountInfo, FolderInfo, FolderTree
-from tui.widgets.message_list import MessageList, MessageSource
+from tui.widgets.key_hints import KeyHints
+from tui.widgets.message_list import PAGE_SIZE, ListRow, MessageList, MessageSource
 from tui.widgets.reader import (
     MessageHeaders,
     Reader,
@@ -54,8 +51,12 @@ from tui.widgets.reader import (
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    # Loaded when first used, not at start: the first frame needs none of them (search,
+    # threads, writing mail, the dialogs and the email package behind them).
     from sync.compose import Draft
     from sync.config import Config
+    from tui.compose_flow import ComposeStart
+    from tui.search_view import SearchSource
 
 __all__ = [
     "AccountInfo",
@@ -87,8 +88,18 @@ BackgroundJob = tuple[str, Callable[[], Awaitable[None]]]
 PRERENDER_DELAY = 0.12
 """How long the list cursor must rest on a message before its body is pre-rendered (s):
 longer than the gap between key repeats, so scrolling through a folder parses nothing."""
+KEY_REPEAT_GAP = 0.045
+"""Cursor moves closer together than this (s) come from a key held down (terminals repeat
+every 25-40 ms); one further apart is a step, and its message is pre-rendered at once."""
+PRERENDER_AT_ONCE_MAX = 256 * 1024
+"""Stepped onto, a stored message up to this size (bytes) is laid out at once, without
+waiting for the cursor to rest: Enter right after the step then finds it (nearly) ready.
+A bigger one waits for the rest: its layout costs more than a step is worth."""
 PRERENDER_KEEP = 4
 """How many pre-rendered messages are kept (the last few the cursor rested on)."""
+FIRST_FRAME_WAIT = 0.3
+"""How long the first frame may wait for the listed folder's first rows (s). Painting the
+panes empty and then again with the rows costs the first frame twice, on the start-up path."""
 
 MessageKey = tuple[int, int]
 """(folder id, uid) of a message."""
@@ -367,6 +378,23 @@ class Backend(Protocol):
         ...
 
 
+def _first_folder(folders: Sequence[FolderInfo]) -> FolderInfo | None:
+    """The folder listed at start: the INBOX, else the first one."""
+    inbox = next((f for f in folders if f.name.upper() == "INBOX"), None)
+    return inbox or (folders[0] if folders else None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What `MailApp.prepare` read ahead for the first frame."""
+
+    subscription: Subscription[BackendEvent]
+    accounts: Sequence[AccountInfo]
+    folders: Sequence[FolderInfo]
+    source: MessageSource | None
+    first_page: Sequence[ListRow] | None
+
+
 class MailApp(App[None]):
     """mailtui's main window."""
 
@@ -381,9 +409,13 @@ class MailApp(App[None]):
         keymap: Mapping[str, str] | None = None,
         bell_on_new_mail: bool = False,
         background: Sequence[BackgroundJob] = (),
+        on_first_frame: Callable[[], None] | None = None,
     ) -> None:
+        """``on_first_frame`` is called once, after the first frame (with the first rows,
+        when there are any) is on screen: the runner settles start-up work then."""
         super().__init__()
         self.backend = backend
+        self._on_first_frame = on_first_frame
         # Raises KeymapError on an unknown binding id: better at start than a silent no-op.
         self.user_keymap = validate_keymap(keymap or {})
         self.bell_on_new_mail = bell_on_new_mail
@@ -403,6 +435,9 @@ class MailApp(App[None]):
         self._prerendering: dict[MessageKey, asyncio.Future[RenderedMessage]] = {}
         self.prerender_hits = 0
         """How many messages opened from the pre-rendered cache (tests and benchmarks)."""
+        self._first_frame = contextlib.ExitStack()
+        self._last_cursor_move = 0.0  # time.monotonic() of the last list cursor move
+        self._prepared: _Prepared | None = None
         self.errors: list[str] = []
         """Every error reported to the user this session, in words (tests read it)."""
         self.internal_error: BaseException | None = None
@@ -412,15 +447,26 @@ class MailApp(App[None]):
 
     def compose(self) -> ComposeResult:
         """Folders left; list (or reader) right; filter input, status bar, key hints below."""
+        # Hidden ones are hidden before they mount: no second style and layout pass.
+        reader = Reader(id="reader")
+        reader.display = False
+        search = Input(placeholder="filter…", id="filter")
+        search.display = False
+        note = Static(id="search-note", markup=False)
+        # Under the search input (docked above the status bar): the line the input leaves.
+        note.styles.dock = "bottom"
+        note.styles.margin = (0, 0, 1, 0)
+        note.styles.padding = (0, 1)
+        note.display = False
         with Horizontal(id="panes"):
             yield FolderTree(id="folders")
             with Vertical(id="main"):
                 yield MessageList(id="messages")
-                yield Reader(id="reader")
-        yield Input(placeholder="filter…", id="filter")
-        yield Static(id="search-note", markup=False)
+                yield reader
+        yield search
+        yield note
         yield StatusBar(id="status")
-        yield Footer()
+        yield KeyHints(id="keys")
 
     @property
     def message_list(self) -> MessageList:
@@ -442,36 +488,68 @@ class MailApp(App[None]):
         """The status bar."""
         return self.query_one("#status", StatusBar)
 
+    async def prepare(self) -> None:
+        """Read what the first frame shows, before the app runs: the accounts, the folders
+        and the newest page of the folder that opens first.
+
+        Optional: without it the app reads them once mounted, holding the screen until the
+        first rows are in. With it the first frame is laid out and drawn once, complete,
+        rather than drawn empty and again with the rows (a frame's work saved at start-up).
+        """
+        # Subscribed before the reads, so no change between a read and the app is missed.
+        subscription = self.backend.events.subscribe()
+        try:
+            accounts = list(await self.backend.accounts())
+            folders = list(await self.backend.folders())
+            first = _first_folder(folders)
+            source = self.backend.source(first.id) if first is not None else None
+            rows: Sequence[ListRow] | None = None
+            if source is not None:
+                try:
+                    rows = await source.page(None, PAGE_SIZE)
+                except Exception:  # the list reads it again, and reports what went wrong
+                    log.info("reading the first page ahead failed", exc_info=True)
+        except BaseException:
+            subscription.close()
+            raise
+        self._prepared = _Prepared(subscription, accounts, folders, source, rows)
+
     async def on_mount(self) -> None:
         """Apply the keymap, show the folders, open the first INBOX, follow backend events."""
+        prepared, self._prepared = self._prepared, None
+        self.set_timer(FIRST_FRAME_WAIT, self._release_first_frame)  # whatever happens
+        if prepared is None:
+            # The first frame shows the list's rows (see FIRST_FRAME_WAIT): screen updates
+            # are held until the first page is in, a folder turns out empty, or the wait is
+            # over. Subscribed before the first read, so no change in between is missed.
+            self._first_frame.enter_context(self.batch_update())
+            subscription = self.backend.events.subscribe()
+            accounts = await self.backend.accounts()
+            folders = await self.backend.folders()
+        else:
+            subscription = prepared.subscription
+            accounts, folders = prepared.accounts, prepared.folders
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        self.reader.display = False
-        self.query_one("#filter", Input).display = False
-        note = self.query_one("#search-note", Static)
-        # Under the search input (docked above the status bar): the line the input leaves.
-        note.styles.dock = "bottom"
-        note.styles.margin = (0, 0, 1, 0)
-        note.styles.padding = (0, 1)
-        note.display = False
-        # Subscribe before the first read, so no change between the read and the
-        # subscription is missed.
-        self._watch_backend(self.backend.events.subscribe())
-        self._accounts = list(await self.backend.accounts())
+        self._watch_backend(subscription)
+        self._accounts = list(accounts)
         for account in self._accounts:
             self.status_bar.set_connection(account.name, "offline")
         for event in self.backend.current_state():
             self._on_backend_event(event)
-        folders = list(await self.backend.folders())
         self.folder_tree.show_folders(self._accounts, folders)
-        self._open_first_folder(folders)
+        first = _first_folder(folders)
+        if prepared is not None and prepared.source is not None and first is not None:
+            # With the page read ahead, the first frame is drawn once, with its rows.
+            self._open_folder(first, prepared.source, prepared.first_page)
+        else:
+            self._open_first_folder(folders)
         self.message_list.focus()
         for name, job in self._background:
             self.run_worker(job(), name=name, group="background", exit_on_error=False)
 
     def _open_first_folder(self, folders: Sequence[FolderInfo]) -> None:
-        inbox = next((f for f in folders if f.name.upper() == "INBOX"), None)
-        first = inbox or (folders[0] if folders else None)
+        first = _first_folder(folders)
         if first is not None:
             if self._waiting_for_folders:
                 self._waiting_for_folders = False
@@ -479,15 +557,24 @@ class MailApp(App[None]):
             self.open_folder(first)
         elif not self._waiting_for_folders:
             # A first start: say why the screen is empty.
+            self._release_first_frame()
             self._waiting_for_folders = True
             self._note("No folders yet: they appear when the first sync reaches the server")
 
     def open_folder(self, folder: FolderInfo) -> None:
         """List a folder (closing the reader and any filter)."""
+        self._open_folder(folder, self.backend.source(folder.id))
+
+    def _open_folder(
+        self,
+        folder: FolderInfo,
+        source: MessageSource,
+        first_page: Sequence[ListRow] | None = None,
+    ) -> None:
         self._close_reader()
         self._clear_filter(reload=False)
         self.folder_tree.select_folder(folder.id)
-        self.message_list.set_source(self.backend.source(folder.id))
+        self.message_list.set_source(source, first_page=first_page)
         self.backend.watch(folder.id)
 
     # ----------------------------------------------------------------- errors
@@ -532,6 +619,8 @@ class MailApp(App[None]):
 
     def _on_backend_event(self, event: BackendEvent) -> None:
         if isinstance(event, MessagesUpdated):
+            from tui.search_view import SearchSource
+
             listed = self.message_list.folder_id
             spans = isinstance(self.message_list.source, SearchSource)
             if event.folder_id is None or event.folder_id == listed or spans:
@@ -560,6 +649,10 @@ class MailApp(App[None]):
 
     def _queue_changed(self) -> None:
         # Attributes down: an open queue view (perhaps under its confirmation) re-reads.
+        if len(self.screen_stack) == 1:
+            return  # only the main screen: no queue view (and no need to import it)
+        from tui.screens.queue import QueueScreen
+
         for screen in self.screen_stack:
             if isinstance(screen, QueueScreen):
                 screen.queue_changed()
@@ -599,6 +692,8 @@ class MailApp(App[None]):
 
     @on(MessageList.Opened)
     def _message_opened(self, event: MessageList.Opened) -> None:
+        from tui.search_view import ThreadSource
+
         source = self.message_list.source
         if isinstance(source, ThreadSource) and source.is_collapsed_thread(event.uid):
             self.call_later(self.action_toggle_thread)  # Enter on a collapsed thread shows it
@@ -632,17 +727,31 @@ class MailApp(App[None]):
     def _first_rows_shown(self, event: MessageList.CursorMoved) -> None:
         # The first CursorMoved comes with the first page: once it is painted, the backend
         # may load and start the sync engine without delaying what the user sees.
-        if not self._told_ui_ready:
+        first = not self._told_ui_ready
+        if first:
             self._told_ui_ready = True
+            self._release_first_frame()
             self.call_after_refresh(self.backend.ui_ready)
+        now = time.monotonic()
+        # The first rows are not a step: start-up has better things to do than layouts.
+        step = not first and now - self._last_cursor_move >= KEY_REPEAT_GAP
+        self._last_cursor_move = now
         if event.uid is None:
             self.workers.cancel_group(self, "prerender")
         else:
-            self._prerender(event.folder_id, event.uid)
+            self._prerender(event.folder_id, event.uid, at_once=step)
 
     @on(MessageList.LoadFailed)
     def _load_failed(self, event: MessageList.LoadFailed) -> None:
+        self._release_first_frame()
         self.report_error("Reading messages", event.error)
+
+    def _release_first_frame(self) -> None:
+        """Let the screen update (it may have waited for the first rows); once is enough."""
+        self._first_frame.close()
+        if self._on_first_frame is not None:
+            self.call_after_refresh(self._on_first_frame)
+            self._on_first_frame = None
 
     @on(MessageList.ActionRequested)
     async def _action_requested(self, event: MessageList.ActionRequested) -> None:
@@ -671,9 +780,13 @@ class MailApp(App[None]):
     @work(group="compose", exit_on_error=False, name="Writing a message")
     async def _write_message(self, start: ComposeStart) -> None:
         # A worker: the flow waits on screens (push_screen_wait) and on the editor.
+        from tui.compose_flow import run_compose
+
         self._note(await run_compose(self, self.backend, start, self.report_error))
 
     def _pick_move_target(self, request: ActionRequest) -> None:
+        from tui.screens.folder_picker import FolderPicker
+
         folders = [f for f in self.folder_tree.folders() if f.id != request.folder_id]
 
         async def chosen(dest: int | None) -> None:
@@ -767,16 +880,24 @@ class MailApp(App[None]):
         return entry[1]
 
     @work(group="prerender", exclusive=True, exit_on_error=False, name="Preparing the message")
-    async def _prerender(self, folder_id: int, uid: int) -> None:
+    async def _prerender(self, folder_id: int, uid: int, *, at_once: bool = False) -> None:
         """Lay out the message the list cursor rests on, if its body is stored here, so that
-        Enter only has to swap the pane. Cancelled by the next cursor move (exclusive)."""
+        Enter only has to swap the pane. Cancelled by the next cursor move (exclusive).
+
+        ``at_once``: the cursor stepped here (no key held down): a small message is laid out
+        without waiting for the cursor to rest (see `PRERENDER_AT_ONCE_MAX`)."""
         key = (folder_id, uid)
-        await asyncio.sleep(PRERENDER_DELAY)  # resting, not scrolling past
+        if not at_once:
+            await asyncio.sleep(PRERENDER_DELAY)  # resting, not scrolling past
         if key in self._prerendered or key in self._prerendering:
             return
         raw = await self.backend.cached_body(folder_id, uid)  # never a download
         if raw is None or key in self._prerendered or key in self._prerendering:
             return
+        if at_once and len(raw) > PRERENDER_AT_ONCE_MAX:
+            await asyncio.sleep(PRERENDER_DELAY)  # a big one only once the cursor rests
+            if key in self._prerendered or key in self._prerendering:
+                return
         styles = self.reader.styles_for_render()
         future = asyncio.get_running_loop().run_in_executor(None, render_message, raw, styles)
         self._prerendering[key] = future
@@ -814,11 +935,15 @@ class MailApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key binding."""
+        from tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.user_keymap))
 
     def action_queue(self) -> None:
         """Show the changes and outgoing mail waiting for the server (retry, discard)."""
+        from tui.screens.queue import QueueScreen
+
         if not any(isinstance(screen, QueueScreen) for screen in self.screen_stack):
             self.push_screen(QueueScreen(self.backend, report_error=self.report_error))
 
@@ -887,6 +1012,9 @@ class MailApp(App[None]):
     async def _run_search(self, query: str, delay: float) -> None:
         # Exclusive: each keystroke cancels the search before it, its server phase included;
         # the pause lets fast typing through without a query per key.
+        from sync.search.query import QueryError
+        from tui.search_view import SearchSource
+
         if delay:
             await asyncio.sleep(delay)
         listed = self.message_list.source
@@ -960,6 +1088,8 @@ class MailApp(App[None]):
 
     async def action_toggle_thread(self) -> None:
         """Expand or collapse the thread under the cursor (in the thread view)."""
+        from tui.search_view import ThreadSource
+
         source = self.message_list.source
         uid = self.message_list.cursor_uid
         if not isinstance(source, ThreadSource) or uid is None:

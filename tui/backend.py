@@ -41,7 +41,6 @@ from sync.engine.events import (
 )
 from sync.events import EventBus, Subscription
 from sync.imap import decode_mailbox
-from sync.ops import Operations, OperationsError, Queued, record_from_raw
 from sync.ops.describe import describe
 from sync.store import FolderRow, OutgoingMessage, SortKey, Store
 from sync.store.events import (
@@ -65,14 +64,16 @@ from tui.app import (
     backend_event_from_store,
     describe_error,
 )
-from tui.compose_flow import ComposeStart
 from tui.widgets.message_list import MessageSource, StoreSource
 from tui.widgets.reader import MessageHeaders
 
 if TYPE_CHECKING:  # the engine (IMAP client, parser) loads after the first rows are painted
+    # So do the operations queue and writing mail (they load the email package): on use.
     from sync.compose import Draft
     from sync.engine.account import AccountSync, SyncSettings
     from sync.engine.bodies import BodyFetcher
+    from sync.ops import Operations, Queued
+    from tui.compose_flow import ComposeStart
 
 __all__ = [
     "BodyUnavailable",
@@ -203,7 +204,7 @@ class StoreBackend:
         self.run_engine = run_engine
         self.external_interval = external_interval
         self.fetch_timeout = fetch_timeout
-        self.operations = Operations(store)
+        self._operations: Operations | None = None
         self._events: EventBus[BackendEvent] = EventBus()
         self._engine_events: EventBus[EngineEvent] = EventBus()
         self._accounts: dict[str, _AccountRuntime] = {}
@@ -271,6 +272,15 @@ class StoreBackend:
         self._engine_subscription = self._engine_events.subscribe()
         await self._recount()
         self._supervisor = asyncio.create_task(self._supervise(), name="mailtui backend")
+
+    @property
+    def operations(self) -> Operations:
+        """The operations queue (loaded on first use: the first frame needs no change)."""
+        if self._operations is None:
+            from sync.ops import Operations
+
+            self._operations = Operations(self.store)
+        return self._operations
 
     @property
     def settings(self) -> SyncSettings:
@@ -810,6 +820,7 @@ class StoreBackend:
         Raises `BodyUnavailable` when the original cannot be downloaded now.
         """
         from sync.compose import Draft, account_address, forward_draft, reply_draft
+        from tui.compose_flow import ComposeStart
 
         folder = await self.store.folder(folder_id)
         runtime = self._by_id.get(folder.account_id) if folder is not None else None
@@ -983,6 +994,8 @@ class StoreBackend:
     async def discard(self, item: QueueItem) -> str:
         """Forget a failed operation (it was rolled back when the server refused it) or a
         failed outgoing message. Raises when it is not failed: it may be going out."""
+        from sync.ops import OperationsError
+
         if item.kind == "operation":
             async with self.store.write() as unit:
                 op = await unit.operation(item.id)
@@ -1005,6 +1018,8 @@ class StoreBackend:
 
 def _outgoing_description(message: OutgoingMessage) -> str:
     """``send "Subject" to a@x, b@y and 3 more`` (uncleaned: the screen cleans it)."""
+    from sync.ops import record_from_raw
+
     subject = record_from_raw(message.raw, 0, (), 0).subject or "(no subject)"
     recipients = list(message.recipients)
     to = ", ".join(recipients[:3])

@@ -54,7 +54,12 @@ async def test_a_rested_on_message_opens_from_the_prerendered_cache(
         assert backend.downloads == []
 
 
-async def test_scrolling_past_messages_lays_out_none_of_them(rendered_uids: list[bytes]) -> None:
+async def test_scrolling_past_messages_lays_out_none_of_them(
+    rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pilot presses keys further apart than a terminal repeats a held key: make the gap
+    # wide enough for these presses to count as a key held down.
+    monkeypatch.setattr(tui.app, "KEY_REPEAT_GAP", 60.0)
     backend = MemoryBackend(inbox_size=20)
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
@@ -62,7 +67,7 @@ async def test_scrolling_past_messages_lays_out_none_of_them(rendered_uids: list
         await pilot.pause(PRERENDER_DELAY * 3)
         before = len(rendered_uids)  # the first message, rested on while the list loaded
         for _ in range(5):
-            await pilot.press("down")  # faster than the rest delay
+            await pilot.press("down")  # a held key: faster than the rest delay
         await pilot.pause(PRERENDER_DELAY * 3)
         uid = cursor_uid(app)
         # Only the message the cursor stopped on was laid out.
@@ -108,3 +113,39 @@ async def test_the_cache_keeps_only_the_last_few(rendered_uids: list[bytes]) -> 
             rested.append(uid)
         assert len(set(rested)) == len(rested)
         assert list(app._prerendered) == [(1, uid) for uid in rested[-tui.app.PRERENDER_KEEP :]]
+
+
+async def test_a_step_lays_out_a_small_message_without_waiting_for_rest(
+    rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No rest would ever be long enough: only the step path can lay the message out.
+    monkeypatch.setattr(tui.app, "PRERENDER_DELAY", 60.0)
+    backend = MemoryBackend(inbox_size=5)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)  # a step, not a held key
+        await pilot.press("down")
+        uid = cursor_uid(app)
+        await wait_until(pilot, lambda: (1, uid) in app._prerendered)
+        assert f"Body of {uid}.".encode() in rendered_uids[-1]
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader.body_shown)
+        assert app.prerender_hits == 1
+
+
+async def test_a_step_onto_a_big_message_waits_for_rest(
+    rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tui.app, "PRERENDER_DELAY", 60.0)
+    monkeypatch.setattr(tui.app, "PRERENDER_AT_ONCE_MAX", 10)  # every message is "big"
+    backend = MemoryBackend(inbox_size=5)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)
+        before = len(rendered_uids)
+        await pilot.press("down")
+        await pilot.pause(0.3)
+        assert len(rendered_uids) == before
+        assert (1, cursor_uid(app)) not in app._prerendered

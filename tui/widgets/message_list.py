@@ -24,6 +24,7 @@ import time
 from array import array
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from rich.segment import Segment
@@ -55,6 +56,9 @@ PAGE_SIZE = 200
 # Pages kept around the viewport: enough for fast scrolling back and forth, bounded memory.
 _CACHE_MARGIN_PAGES = 3
 _MAX_CACHED_ROWS = PAGE_SIZE * 12
+# The whole order loads once the first page is painted, or after this long (s) if the list
+# is not painted (hidden, or the screen held).
+_ORDER_WAIT = 0.3
 _SUBJECT_MAX = 500  # a list row never shows more; a 10 KB subject is cut once, at load
 _FROM_MAX = 200
 
@@ -289,6 +293,7 @@ class MessageList(ScrollView, can_focus=True):
         self._selected: set[int] = set()
         self._keys_running = False
         self._keys_token = 0  # identifies the current key load; stale loads do not clear flags
+        self._order_after_paint: int | None = None  # the key load's token, until painted
         self._reload_again = False
         self._initial_source = source
         self._style_cache: dict[tuple[bool, ...], tuple[Style, Style, Style]] = {}
@@ -363,11 +368,18 @@ class MessageList(ScrollView, can_focus=True):
 
     # ----------------------------------------------------------------- loading
 
-    def set_source(self, source: MessageSource | None) -> None:
-        """List another folder (or filter): cursor to the newest message, selection cleared."""
+    def set_source(
+        self, source: MessageSource | None, *, first_page: Sequence[ListRow] | None = None
+    ) -> None:
+        """List another folder (or filter): cursor to the newest message, selection cleared.
+
+        ``first_page`` is the source's newest page (``source.page(None, PAGE_SIZE)``) when
+        the caller has read it already: it is shown at once, instead of read again.
+        """
         self._source = source
         self._keys_token += 1
         self._keys_running = False
+        self._order_after_paint = None
         self._reload_again = False
         self.workers.cancel_group(self, "message-list-keys")
         self.workers.cancel_group(self, "message-list-pages")
@@ -384,16 +396,18 @@ class MessageList(ScrollView, can_focus=True):
         self._update_virtual_size()
         self.scroll_to(y=0, animate=False)
         self.refresh()
-        if source is not None:
-            # The newest page needs no keys: showing it while the whole order loads makes the
-            # first paint independent of the folder's size. Started first, so that its query
-            # runs before the whole-folder one on a single database connection.
+        if source is not None and first_page is not None:
+            self._apply_first_page(source, self._keys_token, first_page)
+        elif source is not None:
+            # The newest page needs no keys: showing it first makes the first paint
+            # independent of the folder's size. The whole order loads once that page is
+            # painted: run together, the order's query (60-200 ms at 100k, the first one cold)
+            # shares the database connection and the GIL with the page and delays its paint.
             self.run_worker(
                 self._load_first_page(source, self._keys_token),
                 group="message-list-pages",
                 exit_on_error=False,
             )
-            self.reload()
 
     def reload(self, changed_uids: Collection[int] | None = None) -> None:
         """Re-read the order and the visible rows (after the store announced a change).
@@ -440,8 +454,20 @@ class MessageList(ScrollView, can_focus=True):
             rows = await source.page(None, PAGE_SIZE)
         except Exception as error:
             self.post_message(self.LoadFailed(error))
+            rows = None
+        if token != self._keys_token or source is not self._source:
             return
-        if token != self._keys_token or self._keys_loaded or source is not self._source:
+        if rows is None:
+            self._load_order(token)  # nothing to paint first
+            return
+        self._apply_first_page(source, token, rows)
+
+    def _apply_first_page(self, source: MessageSource, token: int, rows: Sequence[ListRow]) -> None:
+        # The whole order next, once these rows are on screen (`render_line`), or after a
+        # while if they are not painted (a reload that came meanwhile may have started it).
+        self._order_after_paint = token
+        self.set_timer(_ORDER_WAIT, partial(self._load_order, token))
+        if self._keys_loaded:
             return
         now = time.localtime()
         for row in rows:
@@ -452,8 +478,12 @@ class MessageList(ScrollView, can_focus=True):
         self._sort_values = array("q", bytes(8 * len(rows)))
         self._update_virtual_size()
         self.refresh()
-        if self._uids:
-            self.post_message(self.CursorMoved(source.folder_id, self._uids[0]))
+        # Also for an empty folder (no message under the cursor): the app waits for this.
+        self.post_message(self.CursorMoved(source.folder_id, self._uids[0] if rows else None))
+
+    def _load_order(self, token: int) -> None:
+        if token == self._keys_token and not self._keys_loaded and not self._keys_running:
+            self.reload()
 
     def _apply_keys(self, sort_values: array[int], uids: array[int]) -> None:
         old_uids = self._uids
@@ -461,12 +491,21 @@ class MessageList(ScrollView, can_focus=True):
         old_cursor = self._cursor
         old_top = self.scroll_offset.y
         top_uid = old_uids[old_top] if old_top < len(old_uids) else None
+        # The first page, read before the order: still the first page if the order agrees,
+        # so it is not read again.
+        first_page_current = (
+            not self._keys_loaded
+            and len(old_uids) == min(PAGE_SIZE, len(uids))
+            and old_uids == uids[: len(old_uids)]
+        )
 
         self._sort_values = sort_values
         self._uids = uids
         self._keys_loaded = True
         self._generation += 1
         self._fresh_pages.clear()
+        if first_page_current and uids:
+            self._fresh_pages.add(0)
         self._loading_pages.clear()
         self._failed_pages.clear()
         if self._selected:
@@ -600,6 +639,10 @@ class MessageList(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         """Render one visible line from the page cache (a placeholder while it loads)."""
+        if self._order_after_paint is not None:
+            # The first page is being painted: load the whole order right after this frame.
+            self.call_after_refresh(self._load_order, self._order_after_paint)
+            self._order_after_paint = None
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         if index >= len(self._uids):

@@ -3,8 +3,10 @@
 Mail labels lie: "iso-8859-1" text written by Windows holds cp1252 quotes, "gb2312" holds GBK
 characters, "us-ascii" holds UTF-8. So labels are widened to the superset that mail software
 actually writes (the WHATWG Encoding Standard does the same), strict UTF-8 is tried first for
-ASCII-compatible labels, then the label, then detection (charset-normalizer), and only then
-replacement characters. Nothing here raises on any input.
+ASCII-compatible labels, then the label, then detection, and only then replacement
+characters. Detection is charset-normalizer's, with its near ties settled by how plausibly each
+candidate reads (Hebrew read as Cyrillic, Turkish as Czech: see `_judge`) and by the charsets
+the message names elsewhere (`charset_hints`). Nothing here raises on any input.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ import binascii
 import codecs
 import functools
 import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 __all__ = [
+    "charset_hints",
     "decode_encoded_words",
     "decode_header_bytes",
     "decode_text",
@@ -124,45 +130,278 @@ _ISO2022_JP_SHIFT = re.compile(rb"\x1b\$[@B]")
 # the charsets mail most often comes in win ties.
 _DETECT_ORDER = (
     "cp1252", "cp1251", "koi8_r", "cp1250", "iso8859_15", "gb18030", "cp932", "euc_jp",
-    "cp949", "big5hkscs", "cp1253", "cp1254", "cp1257", "cp1255", "cp1256", "cp874",
-    "koi8_u", "iso8859_2", "mac_roman",
+    "cp949", "big5hkscs", "cp1253", "cp1254", "cp1257", "cp1255", "cp1256", "iso8859_6",
+    "iso8859_8", "cp874", "koi8_u", "iso8859_2", "mac_roman",
 )  # fmt: skip
+_SINGLE_BYTE = frozenset(_DETECT_ORDER) - {"gb18030", "cp932", "euc_jp", "cp949", "big5hkscs"}
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
+# The last byte below 0x30 (line breaks, spaces, ASCII punctuation) of a sample.
+_SAFE_CUT = re.compile(rb"[\x00-\x2f](?=[^\x00-\x2f]*\Z)")
 _DETECT_RANK = {name: rank for rank, name in enumerate(_DETECT_ORDER)}
-# A word whose case goes from lower to upper ("пРИВЕТ") betrays a wrong Cyrillic code page.
-_MIXED_CASE_WORD = re.compile(r"[^\W\d_]*?[^\W\d_](?<=[a-zа-яё])[A-ZА-ЯЁ]")
+# Candidates whose chaos (charset-normalizer's "mess") is this close to the best are tied.
+_CHAOS_TIE = 0.02
+# Plausibility is judged on the beginning of the decoded text: enough to decide, and cheap.
+_SCORE_SAMPLE = 8192
+
+# A "word" for plausibility: a run without spaces, ASCII punctuation or digits (CJK text has
+# no spaces, so there a word is a whole phrase).
+_WORD = re.compile(r"[^\s\x21-\x40\x5b-\x60\x7b-\x7e]+")
+# Punctuation that may stand between two letters of one word (d’accord, l·l, Jean‐Pierre).
+_INNER_PUNCTUATION = frozenset("\u2019\u2018\u02bc\u00b7\u2010\u2011\u00ad")
+_HEBREW_FINALS = frozenset("ךםןףץ")
+# Not ΐ and ΰ: rare in Greek, common in Cyrillic read as cp1253 ("κΰκ").
+_GREEK_TONOS = frozenset("άέήίόύώΆΈΉΊΌΎΏ")
+_CYRILLIC_NEVER_FIRST = frozenset("ъьыЪЬЫ")
+_THAI_LEADING_VOWELS = frozenset("เแโใไ")
+# The letters beyond ASCII of the languages the Latin code pages serve, lowercase. A right
+# decoding uses the letters of one language; a wrong Latin code page mixes letters that no
+# one language has together (Turkish in cp1250 reads "katýlýmýnýzý ... baţardýk").
+_LATIN_ALPHABETS = (
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "äöüß",  # German
+    "áéíñóúü",  # Spanish
+    "àáâãçéêíóôõú",  # Portuguese
+    "àèéìíîòóùú",  # Italian
+    "åäöæøéáíóúýðþ",  # Nordic and Icelandic
+    "ąćęłńóśźż",  # Polish
+    "áčďéěíňóřšťúůýž",  # Czech
+    "áäčďéíĺľňóôŕšťúýž",  # Slovak
+    "áéíóöőúüű",  # Hungarian
+    "čćđšž",  # Croatian, Serbian, Slovene, Bosnian
+    "ăâîșşțţ",  # Romanian
+    "çğıöşüâîû",  # Turkish
+    "ąčęėįšųūž",  # Lithuanian
+    "āčēģīķļņšūž",  # Latvian
+    "äõöüšž",  # Estonian
+    "çë",  # Albanian
+)
 
 
-def _detect(data: bytes) -> str | None:
+@functools.lru_cache(maxsize=4096)
+def _script(char: str) -> str:
+    """The script of a letter, from its Unicode name ("LATIN", "CYRILLIC", "CJK"...)."""
+    name = unicodedata.name(char, "")
+    first = name.partition(" ")[0]
+    if first in ("CJK", "HIRAGANA", "KATAKANA", "FULLWIDTH", "IDEOGRAPHIC"):
+        return "CJK"  # Japanese and Chinese words mix these freely
+    return first
+
+
+@dataclass(slots=True)
+class _Judgement:
+    """What the decoded words say about a candidate charset."""
+
+    words: int = 0  # words with a letter beyond ASCII
+    violations: int = 0  # things no language writes (see _judge)
+    evidence: int = 0  # things a right decoding shows (see _judge)
+    latin: dict[str, int] = field(default_factory=dict)  # non-ASCII Latin letters, counted
+
+    def score(self) -> float:
+        """Higher is more plausible: fit of the Latin letters to one alphabet, minus the
+        violations per word, plus some evidence."""
+        if not self.words:
+            return 0.0
+        coverage = 1.0
+        total = sum(self.latin.values())
+        if total:
+            coverage = (
+                max(
+                    sum(n for letter, n in self.latin.items() if letter in alphabet)
+                    for alphabet in _LATIN_ALPHABETS
+                )
+                / total
+            )
+        return (
+            coverage - 3.0 * self.violations / self.words + 0.5 * min(self.evidence / self.words, 1)
+        )
+
+
+def _judge(text: str) -> _Judgement:
+    """Count what is implausible and what is typical in the words of a decoded text.
+
+    Violations: a symbol between two letters of a word ("zosta³o"), a combining mark that
+    follows no letter, letters of two scripts in one word, a lower-case letter followed by
+    an upper-case one beyond ASCII ("пРИВЕТ"), a Latin word of three letters or more none of
+    them ASCII ("ùìåí": Hebrew read as cp1252), a Hebrew final letter, Greek final sigma or
+    Arabic teh marbuta inside a word, a Greek word starting with a dialytika, a Cyrillic
+    word starting with ъ, ь or ы. Evidence: a Hebrew word ending in a final letter, a Greek
+    word with an accent or a final sigma, an Arabic word starting with the article "ال", a
+    Cyrillic word written with a capital, a Latin word mixing ASCII and other letters.
+    """
+    verdict = _Judgement()
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if word.isascii():
+            continue
+        letters = [char for char in word if char.isalpha()]
+        if not letters or all(char.isascii() for char in letters):
+            continue
+        verdict.words += 1
+        # Edges may hold punctuation (« » ¿ ¡ ، ؟); only what is between letters counts.
+        first = next(i for i, char in enumerate(word) if char.isalpha())
+        last = max(i for i, char in enumerate(word) if char.isalpha())
+        core = word[first : last + 1]
+        scripts: set[str] = set()
+        previous = ""
+        # A combining mark before the first letter belongs to no letter.
+        bad = int(any(unicodedata.category(char).startswith("M") for char in word[:first]))
+        for char in core:
+            if char.isalpha():
+                scripts.add(_script(char))
+                if previous.islower() and char.isupper() and not (previous + char).isascii():
+                    bad += 1
+            elif unicodedata.category(char).startswith("M"):
+                after_letter = previous.isalpha() or (
+                    previous != "" and unicodedata.category(previous).startswith("M")
+                )
+                # Thai vowel and tone marks follow a consonant, never a leading vowel.
+                if not after_letter or previous in _THAI_LEADING_VOWELS:
+                    bad += 1
+            elif char not in _INNER_PUNCTUATION and _script(char) != "CJK":
+                bad += 1  # CJK punctuation (、，？) stands inside the unspaced "words"
+            previous = char
+        if len(scripts) > 1:
+            bad += 1
+        script = next(iter(scripts)) if len(scripts) == 1 else ""
+        if script == "LATIN":
+            for char in letters:
+                if not char.isascii():
+                    lower = char.lower()
+                    verdict.latin[lower] = verdict.latin.get(lower, 0) + 1
+            if any(char.isascii() for char in letters):
+                verdict.evidence += 1
+            elif len(letters) >= 3:
+                bad += 1
+        elif script == "HEBREW":
+            if any(char in _HEBREW_FINALS for char in core[:-1]):
+                bad += 1
+            elif core[-1] in _HEBREW_FINALS:
+                verdict.evidence += 1
+        elif script == "GREEK":
+            if "ς" in core[:-1] or core[0] in "ϊϋΐΰ":
+                bad += 1  # dialytika parts a vowel from the one before: never word-initial
+            elif core[-1] == "ς" or _GREEK_TONOS.intersection(core):
+                verdict.evidence += 1
+        elif script == "ARABIC":
+            if "ة" in core[:-1]:
+                bad += 1
+            elif core.startswith("ال"):
+                verdict.evidence += 1
+        elif script == "CYRILLIC":
+            if core[0] in _CYRILLIC_NEVER_FIRST:
+                bad += 1
+            elif core[0].isupper() and len(core) > 1 and core[1].islower():
+                verdict.evidence += 1
+        verdict.violations += min(bad, 1)  # per word: one bad word is one piece of evidence
+    return verdict
+
+
+def _plausibility(data: bytes, codec: str) -> float | None:
+    """How plausible ``data`` decoded with ``codec`` reads (None: it does not decode)."""
+    for cut in range(4):
+        # The sample may end inside a multi-byte character: up to 3 bytes may go.
+        text = _strict(data[: len(data) - cut], codec)
+        if text is not None:
+            return _judge(text[:_SCORE_SAMPLE]).score()
+    return None
+
+
+def _hinted_codecs(hints: Iterable[str]) -> list[str]:
+    """The ASCII-compatible codecs the hints name (labels), in order, without repeats."""
+    found: list[str] = []
+    for hint in hints:
+        codec = lookup_charset(hint)
+        if (
+            codec is not None
+            and codec != "utf-8"
+            and codec not in found
+            and _ascii_compatible(codec)
+        ):
+            found.append(codec)
+    return found
+
+
+def _detect(data: bytes, hints: Iterable[str] = ()) -> str | None:
+    """Guess the charset of ``data`` (not UTF-8); ``hints`` are labels found elsewhere in
+    the message (other parts, RFC 2047 words, Content-Language), preferred on a near tie.
+
+    charset-normalizer proposes candidates and rates their "chaos"; among the ones tied on
+    chaos, the choice goes to the best sum of the reading's plausibility (`_judge`), the
+    language coherence charset-normalizer measured and a bonus for a hinted charset; an
+    equal sum goes to the commoner charset (`_DETECT_ORDER`).
+    """
     # Imported here so importing the package stays cheap (the IMAP parser imports charsets).
     from charset_normalizer import from_bytes
 
     sample = data[:_DETECT_SAMPLE]
+    if len(data) > _DETECT_SAMPLE:
+        # Cut after a space or ASCII punctuation: a sample ending inside a multi-byte
+        # character gets no answer from charset-normalizer, and no CJK encoding uses a
+        # byte below 0x30 inside a character.
+        cut = _SAFE_CUT.search(sample, _DETECT_SAMPLE // 2)
+        sample = sample[: cut.end()] if cut is not None else sample
+    hinted = _hinted_codecs(hints)
     if len(_NON_ASCII.findall(sample[:4096])) < 8:
-        # A few 8-bit bytes give detection nothing to go on: the most common case wins.
-        return "cp1252" if _strict(sample, "cp1252") is not None else None
+        # A few 8-bit bytes give charset-normalizer nothing to go on: the most common case
+        # wins, unless it reads as nonsense ("Czeœæ") or a hint reads as well.
+        return _few_bytes(sample, hinted)
     try:
-        results = list(from_bytes(sample, cp_isolation=list(_DETECT_ORDER)))
+        results = list(from_bytes(sample, cp_isolation=list(_DETECT_ORDER) + hinted))
     except Exception:  # a detector bug must not stop a message from showing
-        return None
+        results = []
     if not results:
-        return None
+        return _best_reading(sample, [*hinted, *_DETECT_ORDER], hinted)
     best_chaos = min(result.chaos for result in results)
-    tied = [result.encoding for result in results if result.chaos <= best_chaos + 0.02]
+    tied = {
+        result.encoding: result.coherence
+        for result in results
+        if result.chaos <= best_chaos + _CHAOS_TIE
+    }
+    for codec in hinted:  # a hint charset-normalizer left out still competes
+        tied.setdefault(codec, 0.0)
 
-    def plausibility(encoding: str) -> tuple[int, int]:
-        text = sample.decode(encoding, errors="replace")
-        return (len(_MIXED_CASE_WORD.findall(text)), _DETECT_RANK.get(encoding, 99))
+    def merit(encoding: str) -> tuple[float, int]:
+        score = _plausibility(sample, encoding)
+        if score is None:
+            return (-99.0, 0)
+        score += tied[encoding] + (0.3 if encoding in hinted else 0.0)
+        return (score, -_DETECT_RANK.get(encoding, 99))
 
-    return lookup_charset(min(tied, key=plausibility))
+    return lookup_charset(max(tied, key=merit))
 
 
-def decode_text(data: bytes, label: str | None) -> str:
+def _few_bytes(sample: bytes, hinted: list[str]) -> str | None:
+    """Detection for a text with few 8-bit bytes: cp1252 unless another reads better."""
+    text = None if hinted else _strict(sample, "cp1252")
+    if text is not None:
+        verdict = _judge(text[:_SCORE_SAMPLE])
+        if not verdict.violations and verdict.score() >= 1.0 - 1e-9:
+            return "cp1252"  # reads as a Western language: the common case
+    single_byte = (codec for codec in _DETECT_ORDER if codec in _SINGLE_BYTE)
+    return _best_reading(sample, [*hinted, *single_byte], hinted)
+
+
+def _best_reading(sample: bytes, candidates: list[str], hinted: list[str]) -> str | None:
+    """The candidate that reads most plausibly (a hint gets a bonus; ties: the first)."""
+    scored = []
+    for rank, codec in enumerate(dict.fromkeys(candidates)):
+        score = _plausibility(sample, codec)
+        if score is not None:
+            scored.append((score + (0.3 if codec in hinted else 0.0), -rank, codec))
+    if not scored:
+        return None
+    return lookup_charset(max(scored)[2])
+
+
+def decode_text(data: bytes, label: str | None, *, hints: Iterable[str] = ()) -> str:
     """Decode a body (or other text) labelled ``label``; never raises.
 
     Order: a non-ASCII-compatible label (UTF-16, ISO-2022-JP, UTF-7) strictly; strict UTF-8
     (covers the many mislabelled UTF-8 messages); the label widened to its superset; the label
     as written (latin-1 bytes cp1252 leaves undefined); detection; then replacement characters.
+    A "us-ascii" label on 8-bit text is no label at all: the text is detected. ``hints`` are
+    other charset labels the message carries (see :func:`charset_hints`), which detection
+    prefers when they read about as well as its own guess.
     """
     if not data:
         return ""
@@ -177,6 +416,9 @@ def decode_text(data: bytes, label: str | None) -> str:
             # Unlabelled 7-bit Japanese (RFC 1468): ASCII plus ESC sequences.
             return _strict(data, "iso2022_jp_ext") or text
         return text
+    if _codec_name(label) == "ascii":
+        # RFC 2046 §4.1.2: us-ascii is 7-bit, so 8-bit text under it is unlabelled text.
+        codec = None
     if codec is not None:
         text = _strict(data, codec)
         if text is not None:
@@ -186,10 +428,69 @@ def decode_text(data: bytes, label: str | None) -> str:
             text = _strict(data, original)
             if text is not None:
                 return text
-    detected = _detect(data)
+    detected = _detect(data, hints)
     if detected is not None:
         return data.decode(detected, errors="replace")
     return data.decode(codec or "cp1252", errors="replace")
+
+
+# Where a message names charsets: MIME parameters, RFC 2047 encoded-words (§2), and the
+# Content-Language header (RFC 3282) naming a language whose mail has its own code pages.
+_HINT_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
+_HINT_WORD = re.compile(rb"=\?([A-Za-z0-9_.:-]{1,40})(?:\*[A-Za-z-]{1,20})?\?[bBqQ]\?")
+_HINT_LANGUAGE = re.compile(rb"^content-language[ \t]*:[ \t]*([^\r\n]{1,200})", re.I | re.M)
+_LANGUAGE_CHARSETS: dict[str, tuple[str, ...]] = {
+    "he": ("windows-1255", "iso-8859-8"),
+    "iw": ("windows-1255", "iso-8859-8"),
+    "yi": ("windows-1255",),
+    "ar": ("windows-1256", "iso-8859-6"),
+    "fa": ("windows-1256",),
+    "ur": ("windows-1256",),
+    "ru": ("windows-1251", "koi8-r"),
+    "uk": ("windows-1251", "koi8-u"),
+    "be": ("windows-1251",),
+    "bg": ("windows-1251",),
+    "sr": ("windows-1251", "windows-1250"),
+    "mk": ("windows-1251",),
+    "el": ("windows-1253",),
+    "tr": ("windows-1254",),
+    "az": ("windows-1254",),
+    "pl": ("windows-1250", "iso-8859-2"),
+    "cs": ("windows-1250", "iso-8859-2"),
+    "sk": ("windows-1250", "iso-8859-2"),
+    "hu": ("windows-1250", "iso-8859-2"),
+    "sl": ("windows-1250", "iso-8859-2"),
+    "hr": ("windows-1250", "iso-8859-2"),
+    "ro": ("windows-1250", "iso-8859-2"),
+    "lt": ("windows-1257",),
+    "lv": ("windows-1257",),
+    "et": ("windows-1257",),
+    "th": ("windows-874",),
+    "ja": ("shift_jis", "euc-jp"),
+    "zh": ("gb18030", "big5"),
+    "ko": ("euc-kr",),
+}
+_HINT_SCAN = 64 * 1024
+
+
+def charset_hints(raw: bytes) -> tuple[str, ...]:
+    """The charset labels a raw message names anywhere in its first 64 KiB (MIME ``charset``
+    parameters, RFC 2047 encoded-words) and the charsets of its Content-Language (RFC 3282),
+    most frequent first: hints for :func:`decode_text` when a part has no usable label.
+    """
+    head = raw[:_HINT_SCAN]
+    counts: dict[str, int] = {}
+    for pattern in (_HINT_WORD, _HINT_CHARSET):
+        for match in pattern.finditer(head):
+            label = match.group(1).decode("ascii").lower()
+            counts[label] = counts.get(label, 0) + 1
+    for match in _HINT_LANGUAGE.finditer(head):
+        for tag in match.group(1).decode("ascii", "replace").split(","):
+            primary = tag.strip().lower().partition("-")[0]
+            for label in _LANGUAGE_CHARSETS.get(primary, ()):
+                counts[label] = counts.get(label, 0) + 1
+    ordered = sorted(counts, key=lambda label: -counts[label])
+    return tuple(label for label in ordered if lookup_charset(label) is not None)
 
 
 def decode_header_bytes(data: bytes, fallback_label: str | None = None) -> str:

@@ -31,6 +31,7 @@ from typing import Literal, NamedTuple
 
 from sync.clean import clean_text
 from sync.mime.charsets import (
+    charset_hints,
     decode_encoded_words,
     decode_header_bytes,
     decode_text,
@@ -362,6 +363,8 @@ class _Parser:
         self.has_plain_alternative = False
         hint = _CHARSET_HINT.search(raw, 0, min(len(raw), 64 * 1024))
         self.fallback_charset = hint.group(1).decode("ascii") if hint else None
+        # Charsets named elsewhere in the message help detect an unlabelled text part.
+        self.charset_hints = charset_hints(raw)
 
     # -- parsing the structure ----------------------------------------------------------
 
@@ -639,13 +642,16 @@ class _Parser:
         if node.subtype == "html":
             self.sources.append("text/html")
             label = node.charset or _meta_charset(data)
-            rendered = html_to_text(decode_text(data, label), first_link_number=len(self.links) + 1)
+            rendered = html_to_text(
+                decode_text(data, label, hints=self.charset_hints),
+                first_link_number=len(self.links) + 1,
+            )
             self.lines.extend(BodyLine(level, text) for level, text in rendered.lines)
             self.links.extend(rendered.links)
             self.warnings.extend(rendered.warnings)
             return
         self.sources.append("text/plain")
-        text = decode_text(data, node.charset)
+        text = decode_text(data, node.charset, hints=self.charset_hints)
         text = clean_text(_normal_newlines(text), single_line=False)
         if (node.param("format") or "").strip().lower() == "flowed":
             delsp = (node.param("delsp") or "").strip().lower() == "yes"

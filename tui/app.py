@@ -327,7 +327,14 @@ class Backend(Protocol):
     async def body(self, folder_id: int, uid: int) -> bytes | None:
         """The raw message, downloaded now if it is not stored yet (None: it cannot be had now,
         a `BodyAvailable` event follows when it arrives). Raises when a download failed; the
-        exception's text says why in words."""
+        exception's text says why in words. A large message may come text first, as a
+        `sync.mime.message.PartialMessage` whose attachments are placeholders (see
+        `whole_body`)."""
+        ...
+
+    async def whole_body(self, folder_id: int, uid: int) -> bytes | None:
+        """Like `body`, but always the whole message (downloaded and kept if need be): for
+        the attachments of a message shown text first."""
         ...
 
     async def cached_body(self, folder_id: int, uid: int) -> bytes | None:
@@ -872,6 +879,35 @@ class MailApp(App[None]):
         if still_shown():
             self.reader.show_message(rendered)
 
+    @on(Reader.WholeMessageWanted)
+    def _whole_message_wanted(self, event: Reader.WholeMessageWanted) -> None:
+        self._load_whole(event.folder_id, event.uid)
+
+    @work(group="reader-whole", exclusive=True, exit_on_error=False, name="Downloading attachments")
+    async def _load_whole(self, folder_id: int, uid: int) -> None:
+        """Download the whole of a message shown text first, show it, and let the reader
+        carry on with the save or open that asked for it."""
+
+        def still_shown() -> bool:
+            return (self.reader.folder_id, self.reader.uid) == (folder_id, uid)
+
+        try:
+            raw = await self.backend.whole_body(folder_id, uid)
+        except Exception as error:
+            log.info("whole body of %s/%s: %r", folder_id, uid, error)
+            if still_shown():
+                self.reader.whole_failed(describe_error(error))
+            return
+        if not still_shown():
+            return  # the user moved on; the message is stored for next time anyway
+        if raw is None:
+            self.reader.whole_failed("the server no longer has this message")
+            return
+        styles = self.reader.styles_for_render()
+        rendered = await asyncio.to_thread(render_message, raw, styles)
+        if still_shown():
+            self.reader.show_whole(rendered)
+
     def _take_prerendered(self, key: MessageKey) -> RenderedMessage | None:
         entry = self._prerendered.get(key)
         if entry is None or entry[0] != self.reader.styles_for_render():
@@ -1123,13 +1159,17 @@ class MailApp(App[None]):
     # ----------------------------------------------------------------- command palette
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Every bound action is also a command (ctrl+p), titled by its description."""
+        """Every bound action is also a command (ctrl+p), titled by its description; the
+        reader's while a message is open."""
         yield from super().get_system_commands(screen)
         for spec in DEFAULT_KEYS:
             if spec.scope == "list":
                 callback = partial(self.run_action, spec.action, self.message_list)
             elif spec.scope == "app" and spec.id != "app.palette":
                 callback = partial(self.run_action, spec.action)
+            elif spec.scope == "reader" and self.reader.display:
+                # Only while a message is open: elsewhere they would act on nothing.
+                callback = partial(self.run_action, spec.action, self.reader)
             else:
                 continue
             yield SystemCommand(spec.description, f"{spec.id} ({spec.keys})", callback)

@@ -674,9 +674,18 @@ class StoreBackend:
     async def body(self, folder_id: int, uid: int) -> bytes | None:
         """The stored raw message, else downloaded now (kept in the store for next time).
 
-        Returns None for a message the server does not have (yet): one added here and not
-        uploaded, or one gone meanwhile. Raises `BodyUnavailable` when downloading failed.
+        A large message comes text first, as a `sync.mime.message.PartialMessage` (not
+        stored; its attachments come with `whole_body`). Returns None for a message the
+        server does not have (yet): one added here and not uploaded, or one gone meanwhile.
+        Raises `BodyUnavailable` when downloading failed.
         """
+        return await self._body(folder_id, uid, whole=False)
+
+    async def whole_body(self, folder_id: int, uid: int) -> bytes | None:
+        """Like `body`, but always the whole message, downloaded and kept if need be."""
+        return await self._body(folder_id, uid, whole=True)
+
+    async def _body(self, folder_id: int, uid: int, *, whole: bool) -> bytes | None:
         cached = await self.store.body(folder_id, uid)
         if cached is not None or uid <= 0:  # a provisional row: not on the server yet
             return cached
@@ -686,9 +695,16 @@ class StoreBackend:
             return None
         # Known to be offline: try, but do not keep the reader on "Loading…" for long.
         offline = runtime.state.text.startswith(("offline", "failed"))
-        timeout = min(self.fetch_timeout, _OFFLINE_FETCH_TIMEOUT) if offline else self.fetch_timeout
+        timeout: float | None = self.fetch_timeout
+        if offline:
+            timeout = min(self.fetch_timeout, _OFFLINE_FETCH_TIMEOUT)
+        elif whole:
+            # Tens of megabytes may take minutes on a slow link; the IMAP client's own
+            # timeout still catches a server that stops sending.
+            timeout = None
         try:
-            return await asyncio.wait_for(self._fetcher(runtime).fetch(folder, uid), timeout)
+            fetch = self._fetcher(runtime).fetch(folder, uid, whole=whole)
+            return await asyncio.wait_for(fetch, timeout)
         except Exception as error:  # connection, protocol or store: all shown in words
             log.info("%s: downloading %s/%s failed: %r", runtime.info.name, folder.name, uid, error)
             raise BodyUnavailable(_download_problem(runtime, error)) from error
@@ -837,11 +853,12 @@ class StoreBackend:
             from sync.outbox import resume_draft
 
             async def fetch(row: FolderRow, draft_uid: int) -> bytes | None:
-                return await self.body(row.id, draft_uid)
+                return await self.whole_body(row.id, draft_uid)  # attachments and all
 
             _, draft = await resume_draft(self.store, account, folder_id, uid, fetch=fetch)
             return ComposeStart(draft, account.name, draft_uid=uid)
-        raw = await self.body(folder_id, uid)
+        # A forward carries the attachments along; a reply needs the text only.
+        raw = await (self.whole_body if kind == "forward" else self.body)(folder_id, uid)
         if raw is None:
             return "That message is not on the server yet: answer it once it is"
         # Parsing a big message (MIME walk, attachments decoded) off the event loop.

@@ -117,6 +117,24 @@ DEFAULT_KEYS: tuple[KeySpec, ...] = (
     ),
     KeySpec("reader.open_attachment", "v", "open_attachment", "Open attachment", "reader"),
     KeySpec("reader.open_link", "o", "open_link", "Open link", "reader"),
+    # Not Tab/shift+Tab as in w3m: they move between the panes (see Reader.action_select_link).
+    KeySpec("reader.next_link", "n", "select_link(1)", "Highlight next link", "reader", show=False),
+    KeySpec(
+        "reader.previous_link",
+        "p",
+        "select_link(-1)",
+        "Highlight previous link",
+        "reader",
+        show=False,
+    ),
+    KeySpec(
+        "reader.follow_link",
+        "enter",
+        "follow_link",
+        "Open the highlighted link (or type a link's number, then Enter)",
+        "reader",
+        show=False,
+    ),
     KeySpec("reader.source", "H,vertical_line", "toggle_source", "Source", "reader"),
     # Folder pane.
     KeySpec("folders.down", "j", "cursor_down", "Next folder", "folders", show=False),

@@ -16,18 +16,22 @@ from sync.mime.filenames import (
 )
 from sync.mime.html import Link
 from sync.mime.message import (
+    PLACEHOLDER_HEADER,
     AttachmentInfo,
     BodyLine,
     BodyText,
     DisplayHeaders,
     MailAddress,
+    NotDownloadedError,
     ParsedMessage,
+    PartialMessage,
     PartInfo,
     parse_message,
     raw_source,
 )
 
 __all__ = [
+    "PLACEHOLDER_HEADER",
     "AttachmentExistsError",
     "AttachmentInfo",
     "AttachmentSaveError",
@@ -36,8 +40,10 @@ __all__ = [
     "DisplayHeaders",
     "Link",
     "MailAddress",
+    "NotDownloadedError",
     "ParsedMessage",
     "PartInfo",
+    "PartialMessage",
     "decode_encoded_words",
     "decode_header_bytes",
     "decode_text",

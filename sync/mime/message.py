@@ -46,15 +46,19 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_PARTS",
     "MAX_TEXT_BYTES",
+    "PLACEHOLDER_HEADER",
     "AttachmentInfo",
     "BodyLine",
     "BodyText",
     "DisplayHeaders",
     "Link",
     "MailAddress",
+    "NotDownloadedError",
     "ParsedMessage",
     "PartInfo",
     "PartRole",
+    "PartialMessage",
+    "is_displayable_text",
     "parse_message",
     "raw_source",
 ]
@@ -69,6 +73,28 @@ MAX_TEXT_BYTES = 8 * 1024 * 1024
 RAW_SOURCE_LIMIT = 4 * 1024 * 1024
 
 PartRole = Literal["body", "alternative", "inline", "attachment", "container", "message"]
+
+# Marks a part of a partial message (see PartialMessage) whose content is still on the
+# server; its value is the part's decoded size in bytes. Honoured only in a PartialMessage.
+PLACEHOLDER_HEADER = "X-Mailtui-Not-Downloaded"
+
+
+class PartialMessage(bytes):
+    """A raw message that ``sync.engine.bodies.BodyFetcher`` built from a large message's
+    headers and text parts, with an empty placeholder (see :data:`PLACEHOLDER_HEADER`) for
+    each part it left on the server (issue 7).
+
+    The type is the proof of where the bytes come from, as ``markupsafe.Markup`` is for
+    safe HTML: mail cannot make one, so a message that carries the placeholder header
+    itself is parsed as the ordinary message it is. Never stored: the store keeps only
+    whole messages.
+    """
+
+    __slots__ = ()
+
+
+class NotDownloadedError(LookupError):
+    """The content of a part of a :class:`PartialMessage` is still on the server."""
 
 
 # --------------------------------------------------------------------------- public results
@@ -145,7 +171,8 @@ class PartInfo:
 
     ``path`` is the IMAP section number (RFC 3501 §6.4.5; "" for a top-level multipart;
     a message/rfc822 part and the multipart it holds share a number as in IMAP). ``size``
-    is the decoded size in bytes (estimated without decoding for base64).
+    is the decoded size in bytes (estimated without decoding for base64; as announced
+    for a part not ``downloaded``).
     """
 
     path: str
@@ -158,6 +185,7 @@ class PartInfo:
     content_id: str | None
     size: int
     role: PartRole
+    downloaded: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +217,9 @@ class AttachmentInfo:
     ``filename`` is the name as sent, cleaned for display ("" when none); ``safe_name`` is
     a name safe to create (see :func:`sync.mime.filenames.safe_filename`). ``size`` is the
     decoded size (estimated for base64). The payload is decoded only by
-    :meth:`iter_payload` / :meth:`payload`.
+    :meth:`iter_payload` / :meth:`payload`. In a partial message, a part left on the server
+    is not ``downloaded``: its ``size`` is the server's figure and its payload raises
+    :class:`NotDownloadedError` (never an empty file by mistake).
     """
 
     part_path: str
@@ -200,9 +230,15 @@ class AttachmentInfo:
     inline: bool
     content_id: str | None
     _payload: _Payload = field(repr=False, compare=False)
+    downloaded: bool = True
 
     def iter_payload(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """Yield the decoded content in chunks of about ``chunk_size`` encoded bytes."""
+        """Yield the decoded content in chunks of about ``chunk_size`` encoded bytes.
+
+        Raises :class:`NotDownloadedError` at once for a part that is not ``downloaded``.
+        """
+        if not self.downloaded:
+            raise NotDownloadedError(f"{self.safe_name} has not been downloaded")
         return self._payload.iter_decoded(max(chunk_size, 4096))
 
     def payload(self) -> bytes:
@@ -213,7 +249,9 @@ class AttachmentInfo:
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
     """An opened message for the reader. ``has_html_alternative`` says whether an HTML
-    version exists that ``parse_message(raw, prefer_html=True)`` would show instead."""
+    version exists that ``parse_message(raw, prefer_html=True)`` would show instead.
+    ``partial``: some parts are still on the server (``not_downloaded_size`` bytes of
+    them, decoded), listed among the attachments as not ``downloaded``."""
 
     headers: DisplayHeaders
     body: BodyText
@@ -221,22 +259,32 @@ class ParsedMessage:
     attachments: tuple[AttachmentInfo, ...]
     has_html_alternative: bool = False
     has_plain_alternative: bool = False
+    partial: bool = False
+    not_downloaded_size: int = 0
 
 
 # --------------------------------------------------------------------------- entry points
 
 
 def parse_message(
-    raw: bytes | bytearray | memoryview, *, prefer_html: bool = False
+    raw: bytes | bytearray | memoryview,
+    *,
+    prefer_html: bool = False,
+    partial: bool | None = None,
 ) -> ParsedMessage:
     """Parse a raw RFC 5322 message for display; never raises on any input.
 
     text/plain is shown when present (``prefer_html`` picks the HTML alternative instead);
     HTML is rendered to text with numbered links; only the chosen text parts are decoded.
+    ``partial`` says whether ``raw`` is a partial message whose placeholder parts (see
+    :data:`PLACEHOLDER_HEADER`) stand for parts still on the server; by default, whether
+    it is a :class:`PartialMessage`. Anywhere else the placeholder header means nothing.
     """
+    if partial is None:
+        partial = isinstance(raw, PartialMessage)
     data = raw if isinstance(raw, bytes) else bytes(raw)
     try:
-        return _Parser(data, prefer_html).run()
+        return _Parser(data, prefer_html, partial=partial).run()
     except Exception:  # last line of defence: the reader must always show something
         return _fallback(data)
 
@@ -275,6 +323,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_.+-]+")
 _META_CHARSET = re.compile(
     rb"""<meta[^>]{0,300}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE
 )
+_PLACEHOLDER_SIZE = re.compile(r"\s*([0-9]{1,15})\s*")  # bounded: a size, not 4,000 digits
 _UUENCODE = frozenset({"x-uuencode", "uuencode", "x-uue", "uue"})
 _KNOWN_ENCODINGS = frozenset({"7bit", "8bit", "binary", "base64", "quoted-printable"})
 _ATTACHED_TEXT_TYPES = frozenset(
@@ -296,6 +345,7 @@ class _Node:
     role: PartRole = "attachment"
     opaque: bool = False  # too deep or over the part limit: never descended into
     size: int | None = None  # decoded size, computed once
+    placeholder: bool = False  # a part of a partial message left on the server
 
     @property
     def maintype(self) -> str:
@@ -349,9 +399,12 @@ class _Node:
 class _Parser:
     """One parse: walks the structure, picks the body, collects parts and warnings."""
 
-    def __init__(self, raw: bytes, prefer_html: bool) -> None:
+    def __init__(self, raw: bytes, prefer_html: bool, *, partial: bool = False) -> None:
         self.raw = raw
         self.prefer_html = prefer_html
+        self.partial = partial
+        self.placeholders = 0
+        self.not_downloaded_size = 0
         self.part_count = 0
         self.warnings: list[str] = []
         self.links: list[Link] = []
@@ -398,6 +451,8 @@ class _Parser:
             attachments=tuple(self.attachments),
             has_html_alternative=self.has_html_alternative,
             has_plain_alternative=self.has_plain_alternative,
+            partial=self.placeholders > 0,
+            not_downloaded_size=self.not_downloaded_size,
         )
 
     def _parse_headers(
@@ -442,6 +497,8 @@ class _Parser:
         content_type = _content_type(headers, default_type)
         encoding = _transfer_encoding(headers)
         node = _Node(buffer, body_start, end, headers, path, depth, content_type, encoding)
+        if self.partial and depth > 0 and self._placeholder(node):
+            return node  # its content is on the server: nothing inside to walk
         if depth >= MAX_DEPTH or self.part_count > MAX_PARTS:
             node.opaque = True
             if depth >= MAX_DEPTH:
@@ -458,6 +515,18 @@ class _Parser:
         elif content_type in ("message/rfc822", "message/global"):
             self._parse_embedded(node)
         return node
+
+    def _placeholder(self, node: _Node) -> bool:
+        """Mark ``node`` as a placeholder if it carries the header with a size."""
+        value = node.headers.get(PLACEHOLDER_HEADER)
+        match = _PLACEHOLDER_SIZE.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            return False
+        node.placeholder = True
+        node.size = int(match.group(1))
+        self.placeholders += 1
+        self.not_downloaded_size += node.size
+        return True
 
     def _parse_multipart(self, node: _Node) -> None:
         buffer = node.buffer
@@ -519,6 +588,9 @@ class _Parser:
 
     def _show(self, node: _Node) -> None:
         """Display ``node`` (RFC 2046 §5.1: mixed shows parts in order; alternative picks one)."""
+        if node.placeholder:
+            self._attach(node, inline=self._is_inline(node))
+            return
         if node.opaque:
             self._attach(node, inline=False)
             return
@@ -555,22 +627,20 @@ class _Parser:
             node.role = "body"
             self._render_text(node)
             return
-        inline = node.disposition == "inline" or (
+        self._attach(node, inline=self._is_inline(node))
+
+    @staticmethod
+    def _is_inline(node: _Node) -> bool:
+        return node.disposition == "inline" or (
             node.maintype == "image" and node.disposition is None and node.filename is None
         )
-        self._attach(node, inline=inline)
 
     def _is_displayable_text(self, node: _Node) -> bool:
-        if node.maintype != "text":
+        if node.maintype != "text" or node.placeholder:
             return False
         if node.depth == 0:
             return True  # a message that is one text part is read, whatever its headers say
-        if node.disposition == "attachment":
-            return False
-        if node.content_type in _ATTACHED_TEXT_TYPES:
-            return node.disposition == "inline"
-        # A named text part without a disposition is a file the sender attached.
-        return node.filename is None or node.disposition == "inline"
+        return is_displayable_text(node.content_type, node.disposition, node.filename is not None)
 
     def _show_alternative(self, node: _Node) -> None:
         kinds = [_kinds(child) for child in node.children]
@@ -700,6 +770,7 @@ class _Parser:
                 inline=inline,
                 content_id=node.content_id,
                 _payload=_Payload(node.buffer, node.body_start, node.end, node.transfer_encoding),
+                downloaded=not node.placeholder,
             )
         )
 
@@ -734,6 +805,7 @@ class _Parser:
                     content_id=node.content_id,
                     size=_decoded_size(node),
                     role=node.role,
+                    downloaded=not node.placeholder,
                 )
             )
             stack.extend(reversed(node.children))
@@ -844,9 +916,21 @@ def _before_line_break(buffer: bytes, start: int, position: int) -> int:
     return position
 
 
+def is_displayable_text(content_type: str, disposition: str | None, named: bool) -> bool:
+    """Whether a text part below the top is read as the body (else it is an attachment),
+    from its lower-case type, its disposition and whether it has a file name. The parser
+    and the partial download (``sync.engine.partial``) decide alike with this."""
+    if not content_type.startswith("text/") or disposition == "attachment":
+        return False
+    if content_type in _ATTACHED_TEXT_TYPES:
+        return disposition == "inline"
+    # A named text part without a disposition is a file the sender attached.
+    return not named or disposition == "inline"
+
+
 def _kinds(node: _Node) -> frozenset[str]:
     """Which displayable kinds ("plain", "html") a subtree offers as its body."""
-    if node.opaque:
+    if node.opaque or node.placeholder:
         return frozenset()
     if node.maintype == "text" and node.disposition != "attachment":
         return frozenset({"html"} if node.subtype == "html" else {"plain"})

@@ -367,6 +367,10 @@ class MemoryBackend:
         message = self.folders_by_id[folder_id].get(uid)
         return message.body if message is not None else None
 
+    async def whole_body(self, folder_id: int, uid: int) -> bytes | None:
+        """As `body`: messages here are always whole."""
+        return await self.body(folder_id, uid)
+
     async def cached_body(self, folder_id: int, uid: int) -> bytes | None:
         """Its raw bytes if "stored here": not for one in `not_cached`, nor when a subclass
         overrides `body` (there `body` stands for a download, e.g. a slow one)."""

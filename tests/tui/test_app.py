@@ -105,7 +105,7 @@ async def test_reader_opens_marks_read_and_q_goes_back_then_quits() -> None:
 
 async def test_help_lists_every_binding_with_user_keymap() -> None:
     app = MailApp(MemoryBackend(inbox_size=20), keymap={"list.down": "n,ctrl+n"})
-    async with app.run_test(size=(120, 60)) as pilot:
+    async with app.run_test(size=(120, 66)) as pilot:
         ml = app.message_list
         await wait_for_rows(pilot, ml)
         await pilot.press("n")
@@ -193,6 +193,22 @@ async def test_command_palette_runs_list_actions() -> None:
         await wait_until(pilot, lambda: backend.performed)
         assert backend.performed[-1].action == "archive"
         assert backend.performed[-1].uids == (5,)
+
+
+async def test_command_palette_offers_reader_actions_while_a_message_is_open() -> None:
+    backend = MemoryBackend(inbox_size=5)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert "Source" not in titles  # no message open: nothing for it to act on
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader.body_shown)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Source")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader.source_shown)
 
 
 def test_store_events_translate_to_backend_events() -> None:

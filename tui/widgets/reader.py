@@ -13,22 +13,24 @@ plain `Text`, never as markup.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, Protocol
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
-from textual.geometry import Size
+from textual.geometry import Region, Size
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
@@ -51,15 +53,18 @@ if TYPE_CHECKING:  # sync.mime (and lxml) load when the first message opens, not
 __all__ = [
     "BodyLines",
     "BodyView",
+    "LinkRef",
     "MessageHeaders",
     "Reader",
     "ReaderStyles",
     "RenderedMessage",
     "header_text",
     "human_size",
+    "link_refs",
     "notes_text",
     "parsed_header_text",
     "render_message",
+    "selectable_parts",
     "wrap_offsets",
 ]
 
@@ -73,6 +78,21 @@ BodyLines = tuple[tuple[Clean, Style | None], ...]
 """A body as cleaned logical lines (not wrapped), each with its style (None: plain)."""
 
 _QUOTE_CLASSES = ("reader--quote-1", "reader--quote-2", "reader--quote-3", "reader--quote-4")
+
+# A link's number as sync.mime.html writes it after the link's text ("the guide[2]") and at
+# the head of each entry of the "Links:" list ("[2] https://...").
+_LINK_NUMBER = re.compile(r"\[(\d{1,6})\]")
+_DIGITS = frozenset("0123456789")
+
+
+class LinkRef(NamedTuple):
+    """Where a link stands in the laid-out body: a span of one line (characters ``start`` to
+    ``end``: the link's text when it sits on that line, and its ``[number]``)."""
+
+    line: int
+    start: int
+    end: int
+    number: int
 
 
 class MessageHeaders(Protocol):
@@ -113,8 +133,9 @@ class RenderedMessage:
     ``notes`` holds parse warnings and the attachment list (empty when there are none);
     ``body_text`` is the cleaned body as one string (what tests and search read). The rest
     is what the reader's actions need: the ``raw`` message (source view), the ``warnings``
-    block, the listed (not inline) ``attachments`` and the count of ``inline_parts``, and the
-    body's numbered ``links``.
+    block, the ``attachments`` (inline parts last, ``inline_parts`` of them), and the
+    body's numbered ``links``. ``partial``: a large message shown text first, whose other
+    parts (``not_downloaded_size`` bytes) are still on the server (issue 7).
     """
 
     headers: Text
@@ -126,6 +147,9 @@ class RenderedMessage:
     attachments: tuple[AttachmentInfo, ...] = ()
     inline_parts: int = 0
     links: tuple[Link, ...] = ()
+    link_refs: tuple[LinkRef, ...] = ()  # where the links stand in ``body``, in order
+    partial: bool = False
+    not_downloaded_size: int = 0
 
 
 def _header_block(lines: list[tuple[str, str | None]], label: Style | str = "bold") -> Text:
@@ -202,13 +226,15 @@ def notes_text(
     styles: ReaderStyles,
 ) -> Text:
     """The notes block: parse warnings, then the attachments numbered from 1, the
-    ``selected`` one (an index) marked with ``>`` (what ``s`` saves and ``v`` opens)."""
+    ``selected`` one (an index) marked with ``>`` (what ``s`` saves and ``v`` opens). The
+    last ``inline`` of ``attachments`` are inline parts (the images of an HTML body),
+    marked ``inline``: they are saved and opened the same way."""
     notes = warnings.copy()
     if attachments:
         if notes.plain:
             notes.append("\n")
         count = len(attachments)
-        notes.append(f"{count} attachment{'s' if count != 1 else ''}:", style=styles.label)
+        notes.append(_parts_title(count - inline, inline), style=styles.label)
         # Only the neighbourhood of the selection is listed when there are very many.
         first = 0 if selected is None or selected < _LISTED else selected - _LISTED + 1
         if first:
@@ -217,18 +243,75 @@ def notes_text(
             mark = ">" if index == selected else " "
             notes.append(f"\n{mark} ", style=styles.label)
             notes.append(f"[{index + 1}] ", style=styles.dim)
-            notes.append_text(as_text(clean(attachment.filename or "(no name)", max_length=120)))
+            # A nameless inline part shows the name it is saved under (inline-1.png).
+            name = attachment.filename or (attachment.safe_name if attachment.inline else "")
+            notes.append_text(as_text(clean(name or "(no name)", max_length=120)))
             notes.append("  ")
             notes.append_text(as_text(clean(attachment.content_type, max_length=80), styles.dim))
             notes.append(f"  {human_size(attachment.size)}", style=styles.dim)
+            if attachment.inline:
+                notes.append("  inline", style=styles.dim)
+            if not attachment.downloaded:
+                notes.append("  not downloaded", style=styles.dim)
         rest = count - first - _LISTED
         if rest > 0:
             notes.append(f"\n    … and {rest} more", style=styles.dim)
-    if inline:
-        if notes.plain:
-            notes.append("\n")
-        notes.append(f"{inline} inline part{'s' if inline != 1 else ''} (images)", styles.dim)
     return notes
+
+
+def _parts_title(attached: int, inline: int) -> str:
+    """``2 attachments:``, ``1 attachment and 3 inline parts:``, ``2 inline parts:``."""
+    words = []
+    if attached or not inline:
+        words.append(f"{attached} attachment{'s' if attached != 1 else ''}")
+    if inline:
+        words.append(f"{inline} inline part{'s' if inline != 1 else ''}")
+    return " and ".join(words) + ":"
+
+
+def selectable_parts(parts: Sequence[AttachmentInfo]) -> tuple[AttachmentInfo, ...]:
+    """The parts ``s`` and ``v`` work on: the attachments, then the inline parts (images an
+    HTML body shows; RFC 2387 multipart/related). An inline part sent without a name is
+    saved as ``inline-N.ext`` (N counts the inline parts, the extension follows its type),
+    so saving them all never asks to replace one nameless image with the next."""
+    attached = [part for part in parts if not part.inline]
+    inline: list[AttachmentInfo] = []
+    for number, part in enumerate((part for part in parts if part.inline), start=1):
+        if not part.filename:
+            suffix = PurePath(part.safe_name).suffix  # safe_name is already safe
+            part = replace(part, safe_name=f"inline-{number}{suffix}")
+        inline.append(part)
+    return (*attached, *inline)
+
+
+def link_refs(
+    body: Sequence[tuple[Clean, Style | None]], links: Sequence[Link]
+) -> tuple[LinkRef, ...]:
+    """Where the numbers of ``links`` stand in ``body``, in reading order. A span takes in
+    the link's text when the text stands right before its number on the same line, and the
+    target after a number heading a line of the "Links:" list.
+
+    A sender can write "[2]" as plain text: it is found as link 2 too, which is harmless,
+    since a link opens only after its real target has been shown.
+    """
+    by_number = {link.number: link for link in links}
+    if not by_number:
+        return ()
+    refs: list[LinkRef] = []
+    for index, (text, _) in enumerate(body):
+        if "[" not in text:
+            continue
+        for match in _LINK_NUMBER.finditer(text):
+            link = by_number.get(int(match.group(1)))
+            if link is None:
+                continue
+            start, end = match.span()
+            if link.text and text.endswith(link.text, 0, start):
+                start -= len(link.text)
+            elif start == 0 and text[end:] == f" {link.url}":
+                end = len(text)
+            refs.append(LinkRef(index, start, end, link.number))
+    return tuple(refs)
 
 
 def render_message(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
@@ -240,7 +323,7 @@ def render_message(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
     """
     from sync.mime import parse_message
 
-    parsed = parse_message(raw)
+    parsed = parse_message(raw)  # a PartialMessage is parsed as one (placeholders honoured)
     body: list[tuple[Clean, Style | None]] = []
     used = 0
     lines = parsed.body.lines
@@ -276,8 +359,15 @@ def render_message(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
     if not body_text:
         body = [(Clean("(empty message)"), styles.dim)]
     warnings = _warning_notes(parsed, styles)
-    attachments = tuple(a for a in parsed.attachments if not a.inline)
-    inline = len(parsed.attachments) - len(attachments)
+    if parsed.partial:
+        if warnings.plain:
+            warnings.append("\n")
+        size = human_size(parsed.not_downloaded_size)
+        warnings.append(
+            f"Attachments not downloaded yet ({size}): s or v downloads them", style=styles.dim
+        )
+    attachments = selectable_parts(parsed.attachments)
+    inline = sum(1 for part in attachments if part.inline)
     return RenderedMessage(
         headers=parsed_header_text(parsed.headers, styles.label),
         notes=notes_text(warnings, attachments, inline, 0 if attachments else None, styles),
@@ -288,6 +378,9 @@ def render_message(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
         attachments=attachments,
         inline_parts=inline,
         links=parsed.body.links,
+        link_refs=link_refs(body, parsed.body.links),
+        partial=parsed.partial,
+        not_downloaded_size=parsed.not_downloaded_size,
     )
 
 
@@ -361,6 +454,17 @@ class BodyView(Widget):
         self._lines: BodyLines = ()
         self._rows: array[int] = array("q")  # per row: line index, start, end (flattened)
         self._width = -1
+        self._highlight: LinkRef | None = None
+        self.highlight_style: Style = Style(reverse=True)
+        """How the highlighted link is painted (the reader sets it from its CSS)."""
+
+    class Clicked(Message):
+        """A character of the body was clicked: its ``line`` and ``column`` (characters)."""
+
+        def __init__(self, line: int, column: int) -> None:
+            super().__init__()
+            self.line = line
+            self.column = column
 
     @property
     def row_count(self) -> int:
@@ -371,7 +475,47 @@ class BodyView(Widget):
         """Show these lines (cleaned; wrapped to the width when laid out)."""
         self._lines = lines
         self._width = -1
+        self._highlight = None
         self.refresh(layout=True)
+
+    def set_highlight(self, span: LinkRef | None) -> None:
+        """Paint ``span`` (part of one line) with `highlight_style`; None: nothing."""
+        self._highlight = span
+        self.refresh()
+
+    def row_of(self, line: int, column: int) -> int:
+        """The row (at the current width) that shows character ``column`` of ``line``."""
+        self._wrap(self.size.width)
+        rows = self._rows
+        low, high, found = 0, self.row_count - 1, 0
+        while low <= high:  # the last row starting at or before (line, column)
+            middle = (low + high) // 2
+            if (rows[3 * middle], rows[3 * middle + 1]) <= (line, column):
+                found, low = middle, middle + 1
+            else:
+                high = middle - 1
+        return found
+
+    def position_at(self, x: int, y: int) -> tuple[int, int] | None:
+        """The (line, character) painted at content cell (x, y); None where there is none."""
+        self._wrap(self.size.width)
+        if not 0 <= y < self.row_count or x < 0:
+            return None
+        number, start, end = self._rows[3 * y : 3 * y + 3]
+        text = self._lines[number][0]
+        used = 0
+        for index in range(start, end):
+            used += get_character_cell_size(text[index])
+            if used > x:
+                return number, index
+        return None
+
+    def on_click(self, event: events.Click) -> None:
+        """Say which character was clicked (the reader opens a link there)."""
+        offset = event.get_content_offset(self)
+        position = None if offset is None else self.position_at(offset.x, offset.y)
+        if position is not None:
+            self.post_message(self.Clicked(*position))
 
     def _wrap(self, width: int) -> None:
         if width == self._width:
@@ -403,12 +547,36 @@ class BodyView(Widget):
             return Strip.blank(width, base)
         number, start, end = self._rows[3 * y : 3 * y + 3]
         text, style = self._lines[number]
-        strip = Strip([Segment(text[start:end], base + style if style else base)])
+        line_style = base + style if style else base
+        mark = self._highlight
+        if mark is not None and mark.line == number and mark.start < end and mark.end > start:
+            left, right = max(mark.start, start), min(mark.end, end)
+            strip = Strip(
+                [
+                    Segment(text[start:left], line_style),
+                    Segment(text[left:right], line_style + self.highlight_style),
+                    Segment(text[right:end], line_style),
+                ]
+            )
+        else:
+            strip = Strip([Segment(text[start:end], line_style)])
         return strip.adjust_cell_length(width, base)
+
+
+_AfterWhole = Literal["save", "save_all", "open"]
 
 
 class Reader(VerticalScroll, can_focus=True):
     """Shows one message; scrolls with j/k, Space, g/G."""
+
+    class WholeMessageWanted(Message):
+        """An attachment of a message shown text first was asked for: the app downloads the
+        whole message and hands it back with `Reader.show_whole` (or `Reader.whole_failed`)."""
+
+        def __init__(self, folder_id: int, uid: int) -> None:
+            super().__init__()
+            self.folder_id = folder_id
+            self.uid = uid
 
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for("reader"))
 
@@ -418,6 +586,7 @@ class Reader(VerticalScroll, can_focus=True):
         "reader--warning",
         "reader--label",
         "reader--dim",
+        "reader--link-cursor",
     }
 
     DEFAULT_CSS = """
@@ -433,6 +602,10 @@ class Reader(VerticalScroll, can_focus=True):
     Reader > .reader--warning { color: $warning; text-style: bold; }
     Reader > .reader--label { text-style: bold; }
     Reader > .reader--dim { color: $text-muted; }
+    Reader > .reader--link-cursor { text-style: reverse bold; }
+    Reader > #reader-link-line {
+        dock: bottom; display: none; height: 1; background: $panel; padding: 0 1;
+    }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -447,12 +620,18 @@ class Reader(VerticalScroll, can_focus=True):
         self.save_directory: Path | None = None  # the last folder saved to, this session
         self.private_copies = PrivateCopies()
         self._source_text: BodyLines | None = None
+        self.link_cursor: int | None = None  # index into rendered.link_refs (n/p, Enter)
+        self.typed_number = ""  # a link number being typed (digits, then Enter)
+        # What to do once the whole message is here: the action and the part it was for.
+        self._after_whole: tuple[_AfterWhole, str] | None = None
 
     def compose(self) -> ComposeResult:
         """Header block, notes (warnings, attachments), body; all plain `Text`."""
         yield Static(Text(""), id="reader-headers", markup=False)
         yield Static(Text(""), id="reader-notes", markup=False)
         yield BodyView(id="reader-body")
+        # The link being typed or highlighted, and its target: one line at the bottom.
+        yield Static(Text(""), id="reader-link-line", markup=False)
 
     def styles_for_render(self) -> ReaderStyles:
         """The reader's styles resolved from CSS (call on the UI thread)."""
@@ -466,6 +645,9 @@ class Reader(VerticalScroll, can_focus=True):
         )
 
     def _set_body(self, lines: BodyLines) -> None:
+        self.link_cursor = None  # a new body: no link highlighted, no number being typed
+        self.typed_number = ""
+        self._link_line(None)
         self.query_one("#reader-body", BodyView).set_lines(lines)
 
     def _set_note(self, text: str, style: str) -> None:
@@ -487,6 +669,7 @@ class Reader(VerticalScroll, can_focus=True):
         self.rendered = None
         self._source_text = None
         self.selected_attachment = 0
+        self._after_whole = None
         self._set("headers", header_text(headers))
         self._set("notes", Text(""))
         self._set_note("Loading…", "dim")
@@ -503,6 +686,49 @@ class Reader(VerticalScroll, can_focus=True):
         self._set("headers", rendered.headers)
         self._set("notes", rendered.notes)
         self._set_body(rendered.body)
+
+    def show_whole(self, rendered: RenderedMessage) -> None:
+        """The whole message arrived (after `WholeMessageWanted`): show it, and carry on with
+        the save or open that asked for it, on the same attachment."""
+        pending, self._after_whole = self._after_whole, None
+        self.show_message(rendered)
+        if pending is None:
+            return
+        action, part_path = pending
+        for index, attachment in enumerate(rendered.attachments):
+            if attachment.part_path == part_path:
+                self.selected_attachment = index
+                self._show_notes()
+                break
+        if action == "save":
+            self.action_save_attachment()
+        elif action == "save_all":
+            self.action_save_all_attachments()
+        else:
+            self.action_open_attachment()
+
+    def whole_failed(self, reason: str) -> None:
+        """The whole message could not be downloaded: say why; the text stays shown."""
+        self._after_whole = None
+        self._say(f"The attachments could not be downloaded: {reason}", "error")
+
+    def _whole_first(self, action: _AfterWhole, parts: Sequence[AttachmentInfo]) -> bool:
+        """Ask for the whole message when ``parts`` are not here yet; True if asked (the
+        action then runs again when it arrives)."""
+        if all(part.downloaded for part in parts):
+            return False
+        rendered = self.rendered
+        if self.folder_id is None or self.uid is None or rendered is None:
+            return True
+        if self._after_whole is not None:
+            self._say("The attachments are being downloaded; a moment please")
+            return True
+        selected = rendered.attachments[self.selected_attachment].part_path
+        self._after_whole = (action, selected)
+        size = human_size(rendered.not_downloaded_size)
+        self._say(f"Downloading the attachments ({size})…")
+        self.post_message(self.WholeMessageWanted(self.folder_id, self.uid))
+        return True
 
     def show_missing(self) -> None:
         """The body is not stored and cannot be downloaded now (it appears when it arrives)."""
@@ -566,13 +792,16 @@ class Reader(VerticalScroll, can_focus=True):
     def action_save_attachment(self) -> None:
         """Save the marked attachment to a folder the user confirms."""
         attachments = self._attachments()
-        if attachments is not None:
-            self._ask_directory([attachments[self.selected_attachment]])
+        if attachments is None:
+            return
+        part = attachments[self.selected_attachment]
+        if not self._whole_first("save", [part]):
+            self._ask_directory([part])
 
     def action_save_all_attachments(self) -> None:
         """Save every attachment to a folder the user confirms."""
         attachments = self._attachments()
-        if attachments is not None:
+        if attachments is not None and not self._whole_first("save_all", attachments):
             self._ask_directory(list(attachments))
 
     def _ask_directory(self, parts: list[AttachmentInfo]) -> None:
@@ -651,6 +880,8 @@ class Reader(VerticalScroll, can_focus=True):
         if attachments is None:
             return
         part = attachments[self.selected_attachment]
+        if self._whole_first("open", [part]):
+            return
         try:
             argv = opener_command()
             copy = await asyncio.to_thread(self.private_copies.copy, part)
@@ -726,6 +957,175 @@ class Reader(VerticalScroll, can_focus=True):
         failure = await opener.failure()
         if failure is not None:
             self._say(f"Opening link [{link.number}] failed: {failure}", "error")
+
+    # ------------------------------------------------------------- links: keys and mouse
+
+    def _link(self, number: int) -> Link | None:
+        rendered = self.rendered
+        if rendered is None:
+            return None
+        return next((link for link in rendered.links if link.number == number), None)
+
+    def _link_line(self, text: Text | None) -> None:
+        line = self.query_one("#reader-link-line", Static)
+        if text is not None:
+            line.update(text)
+        line.display = text is not None
+
+    def _cursor_text(self) -> Text | None:
+        """The highlighted link's number and real target, for the line at the bottom."""
+        rendered = self.rendered
+        if rendered is None or self.link_cursor is None:
+            return None
+        link = self._link(rendered.link_refs[self.link_cursor].number)
+        if link is None:
+            return None
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        if link.warning:
+            text.append("(!) ", style="bold red")
+        text.append(f"[{link.number}] ", style="bold")
+        text.append_text(as_text(clean(link.url, max_length=500)))
+        text.append("   Enter: open", style="dim")
+        return text
+
+    def _typed_text(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append("Open link ", style="bold")
+        text.append(self.typed_number, style="reverse")  # digits only: typed here
+        link = self._link(int(self.typed_number))
+        if link is None:
+            text.append("  (no such link)", style="dim")
+        else:
+            text.append("  ")
+            text.append_text(as_text(clean(link.url, max_length=500)))
+        text.append("   Enter: open  Backspace: edit  Esc: cancel", style="dim")
+        return text
+
+    def on_key(self, event: events.Key) -> None:
+        """Digits, then Enter, open a link by its number, as in lynx and w3m.
+
+        The number shows at the bottom of the reader as it is typed, with the link's
+        target; Backspace edits it; Escape or any other key drops it (and does nothing
+        else). Enter shows where the link goes before anything is opened.
+        """
+        rendered = self.rendered
+        if event.key in _DIGITS and rendered is not None and rendered.links:
+            if self.source_shown:
+                return
+            self.typed_number = (self.typed_number + event.key)[-6:]
+            self._link_line(self._typed_text())
+        elif not self.typed_number:
+            return  # not typing a number: keys go to their bindings
+        elif event.key == "enter":
+            number = int(self.typed_number)
+            self.typed_number = ""
+            self._link_line(self._cursor_text())
+            link = self._link(number)
+            if link is None:
+                self._say(f"There is no link {number}", "warning")
+            else:
+                self._confirm_link(link)
+        elif event.key == "backspace" and len(self.typed_number) > 1:
+            self.typed_number = self.typed_number[:-1]
+            self._link_line(self._typed_text())
+        else:
+            self.typed_number = ""
+            self._link_line(self._cursor_text())
+        event.stop()
+        event.prevent_default()
+
+    def on_blur(self) -> None:
+        """A number half typed is dropped when the reader loses the focus."""
+        if self.typed_number:
+            self.typed_number = ""
+            self._link_line(self._cursor_text())
+
+    def _visible_rows(self, body: BodyView) -> tuple[int, int]:
+        """The first and last body rows in view (the body starts below headers and notes)."""
+        top = body.virtual_region.y + body.gutter.top
+        first = self.scroll_offset.y - top
+        return first, first + max(self.scrollable_content_region.height, 1) - 1
+
+    def action_select_link(self, delta: int) -> None:
+        """Highlight the next (``delta`` 1) or previous (-1) link in the text, scrolling it
+        into view; Enter then opens it, after showing where it really goes.
+
+        Bound to n and p, not to w3m's Tab and shift+Tab: in mailtui Tab and shift+Tab
+        move the focus between the panes (the reader included), and taking them in the
+        reader would trap the focus there; ] and [ already walk the attachments. n and p
+        are free in the reader (it has no search of its own for mutt's n), and rebindable
+        (``reader.next_link``, ``reader.previous_link``). From a highlight scrolled out of
+        view, the walk starts again from what is on screen.
+        """
+        rendered = self._ready()
+        if rendered is None:
+            return
+        if self.source_shown:
+            self._say("Links are numbered in the message, not in its source (H goes back)")
+            return
+        refs = rendered.link_refs
+        if not refs:
+            self._say("This message has no numbered links", "warning")
+            return
+        body = self.query_one("#reader-body", BodyView)
+        first, last = self._visible_rows(body)
+
+        def row(index: int) -> int:
+            return body.row_of(refs[index].line, refs[index].start)
+
+        current = self.link_cursor
+        if current is not None and first <= row(current) <= last:
+            target = current + delta
+        elif delta > 0:
+            target = next((i for i in range(len(refs)) if row(i) >= first), len(refs))
+        else:
+            target = next((i for i in range(len(refs) - 1, -1, -1) if row(i) <= last), -1)
+        if not 0 <= target < len(refs):
+            self._say(f"No more links {'below' if delta > 0 else 'above'}")
+            return
+        self._highlight_link(target)
+
+    def _highlight_link(self, index: int) -> None:
+        rendered = self.rendered
+        if rendered is None:
+            return
+        ref = rendered.link_refs[index]
+        self.link_cursor = index
+        body = self.query_one("#reader-body", BodyView)
+        body.highlight_style = self.get_component_rich_style("reader--link-cursor", partial=True)
+        body.set_highlight(ref)
+        row = body.virtual_region.y + body.gutter.top + body.row_of(ref.line, ref.start)
+        # One row of context above and below, and two for the link line at the bottom.
+        self.scroll_to_region(Region(0, row - 1, 1, 4), animate=False, x_axis=False)
+        self._link_line(self._cursor_text())
+
+    def action_follow_link(self) -> None:
+        """Open the highlighted link (n/p highlight one), after showing its real target."""
+        rendered = self._ready()
+        if rendered is None:
+            return
+        if self.link_cursor is None or self.source_shown:
+            if rendered.links:
+                self._say("No link is highlighted: n and p move to one, or type its number")
+            return
+        link = self._link(rendered.link_refs[self.link_cursor].number)
+        if link is not None:
+            self._confirm_link(link)
+
+    @on(BodyView.Clicked)
+    def _body_clicked(self, event: BodyView.Clicked) -> None:
+        """A click on a link's text or number opens it, after showing its real target."""
+        event.stop()
+        rendered = self.rendered
+        if rendered is None or self.source_shown or not self.body_shown:
+            return
+        for index, ref in enumerate(rendered.link_refs):
+            if ref.line == event.line and ref.start <= event.column < ref.end:
+                self._highlight_link(index)
+                link = self._link(ref.number)
+                if link is not None:
+                    self._confirm_link(link)
+                return
 
     @work(group="reader-source", exclusive=True, exit_on_error=False, name="Showing the source")
     async def action_toggle_source(self) -> None:

@@ -1,0 +1,243 @@
+"""Large-message benchmark: Enter on an uncached 25 MB message to its text on screen (issue 7).
+
+Run from the repository root: ``python benchmarks/bench_large_message.py [--repeat 3]``.
+
+Starts a private Dovecot (``sync.dovecot``) in a temporary directory and appends one message:
+a short text part and a 25 MiB attachment (about 34 MB base64). The whole app runs headless
+(``App.run_test``, Pilot) on the real ``StoreBackend`` with ``prefetch = "none"``, talking to
+the server through a loopback relay that counts the bytes the server sends. Each run uses a
+fresh store (so the body is never cached), waits until the engine is live and idle, then
+presses Enter and measures, with ``time.perf_counter``, until the text is in the reader, and
+how many bytes came from the server meanwhile (on the on-demand connection and any other).
+
+Two modes:
+
+- partial: as shipped (BODYSTRUCTURE and header first, then the text part; the attachment
+  stays on the server);
+- whole: ``PARTIAL_THRESHOLD`` raised out of reach, as before issue 7 (``BODY.PEEK[]``).
+
+In partial mode it also measures ``s`` on the attachment to the save prompt (the deferred
+download of the whole message, and its layout). Loopback Dovecot moves ~1 GB/s, so the time
+saved here is the floor of what a real link saves; the bytes are what a real link pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sync.config import parse_config
+from sync.dovecot import DovecotServer, MailUser
+from sync.engine import bodies
+from sync.engine.account import SyncSettings
+from sync.paths import store_path
+from sync.store import Store
+from tests.engine.helpers import config_text
+from tests.rig.device import Device
+from tui.app import MailApp
+from tui.backend import StoreBackend
+from tui.screens.reader_dialogs import PromptScreen
+
+SIZE = (120, 40)
+TEXT = "Here are the photos from the trip."
+
+
+def big_message(size: int) -> bytes:
+    """A text part and a ``size``-byte attachment, base64 on 76-character lines."""
+    encoded = base64.encodebytes(os.urandom(size)).replace(b"\n", b"\r\n")
+    head = (
+        "From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Holiday photos\r\n"
+        "Date: Mon, 2 Mar 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        f"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{TEXT}\r\n"
+        '--b\r\nContent-Type: application/zip; name="photos.zip"\r\n'
+        'Content-Disposition: attachment; filename="photos.zip"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    return head.encode() + encoded + b"--b--\r\n"
+
+
+class Relay:
+    """A loopback TCP relay in front of the server that counts the bytes it sends down."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.down = 0
+        self._server: asyncio.Server | None = None
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        """The port clients connect to."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        for pump in (self._pump(reader, up_writer, False), self._pump(up_reader, writer, True)):
+            task = asyncio.create_task(pump)
+            self._pumps.add(task)
+            task.add_done_callback(self._pumps.discard)
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, counted: bool
+    ) -> None:
+        with contextlib.suppress(OSError):
+            while data := await source.read(1 << 16):
+                if counted:
+                    self.down += len(data)
+                sink.write(data)
+                await sink.drain()
+        sink.close()
+
+    async def close(self) -> None:
+        """Stop listening and end every relayed connection."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._pumps):
+            task.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+
+
+@dataclass
+class Run:
+    """One open: seconds from Enter to the text, bytes sent by the server meanwhile, and
+    (partial mode) seconds from ``s`` to the save prompt and the bytes of that download."""
+
+    text_seconds: float
+    text_bytes: int
+    save_seconds: float | None = None
+    save_bytes: int | None = None
+
+
+@contextlib.asynccontextmanager
+async def app_on(
+    user: MailUser, port: int, data_dir: Path
+) -> AsyncIterator[tuple[MailApp, Pilot[None]]]:
+    """The app on a fresh store, its account reached through the relay's ``port``."""
+    config = parse_config(config_text(user, data_dir, port=port), data_dir / "config.toml")
+    store = await Store.open(store_path(data_dir))
+    try:
+        settings = SyncSettings(prefetch="none")
+        async with StoreBackend(
+            config, store, lock_dir=data_dir / "locks", settings=settings
+        ) as backend:
+            app = MailApp(backend)
+            async with app.run_test(size=SIZE) as pilot:
+                async with asyncio.timeout(60):
+                    await backend.wait_live()
+                    while app.message_list.row_at(0) is None:
+                        await pilot.pause(0.01)
+                await pilot.pause(0.3)  # the engine settles into IDLE
+                yield app, pilot
+    finally:
+        await store.close()
+
+
+async def one_run(user: MailUser, relay: Relay, data_dir: Path, partial: bool) -> Run:
+    """Open the message once on a fresh store; with ``partial``, then ask to save."""
+    async with app_on(user, relay.port, data_dir) as (app, pilot):
+        reader = app.reader
+        before = relay.down
+        start = time.perf_counter()
+        await pilot.press("enter")
+        while TEXT not in reader.body_text:
+            await pilot.pause(0.001)
+        run = Run(time.perf_counter() - start, relay.down - before)
+        if partial:
+            before = relay.down
+            start = time.perf_counter()
+            await pilot.press("s")
+            while not isinstance(app.screen, PromptScreen):
+                await pilot.pause(0.001)
+            run.save_seconds = time.perf_counter() - start
+            run.save_bytes = relay.down - before
+            await pilot.press("escape")
+    return run
+
+
+async def measure(server: DovecotServer, user: MailUser, data_dirs: list[Path]) -> list[Run]:
+    """Open the message once per data directory, alternating partial and whole."""
+    relay = Relay(server.host, server.imap_port)
+    await relay.start()
+    threshold = bodies.PARTIAL_THRESHOLD
+    runs: list[Run] = []
+    try:
+        for index, data_dir in enumerate(data_dirs):
+            partial = index % 2 == 0
+            bodies.PARTIAL_THRESHOLD = threshold if partial else sys.maxsize
+            runs.append(await one_run(user, relay, data_dir, partial))
+    finally:
+        bodies.PARTIAL_THRESHOLD = threshold
+        await relay.close()
+    return runs
+
+
+def _seconds(values: list[float]) -> str:
+    ms = sorted(value * 1000 for value in values)
+    return f"best {ms[0]:8.1f} ms   median {statistics.median(ms):8.1f} ms   worst {ms[-1]:8.1f} ms"
+
+
+def main() -> None:
+    """Print the figures side by side."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="opens per mode")
+    parser.add_argument("--mib", type=int, default=25, help="attachment size in MiB")
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    base = Path(tempfile.mkdtemp(prefix="mailtui-bench-large-"))
+    base.chmod(0o755)  # Dovecot's mail processes must traverse it
+    server = DovecotServer.start(base / "dovecot")
+    try:
+        user = server.add_user()
+        raw = big_message(args.mib * 1024 * 1024)
+        device = Device.connect(user)
+        try:
+            device.append("INBOX", raw)
+        finally:
+            device.close()
+        print(f"message: {len(raw):,} bytes; partial above {bodies.PARTIAL_THRESHOLD:,}")
+        data_dirs = [base / f"run-{index}" for index in range(2 * args.repeat)]
+        for data_dir in data_dirs:
+            data_dir.mkdir()
+        runs = asyncio.run(measure(server, user, data_dirs))
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    results = {"partial": runs[0::2], "whole": runs[1::2]}
+    for mode, mode_runs in results.items():
+        text_bytes = statistics.median(run.text_bytes for run in mode_runs)
+        print(f"{mode:8} Enter -> text: {_seconds([run.text_seconds for run in mode_runs])}")
+        print(f"{'':8} bytes from the server meanwhile: {text_bytes:,.0f}")
+        saves = [run.save_seconds for run in mode_runs if run.save_seconds is not None]
+        if saves:
+            save_bytes = statistics.median(run.save_bytes or 0 for run in mode_runs)
+            print(f"{'':8} s -> save prompt (whole download): {_seconds(saves)}")
+            print(f"{'':8} bytes from the server meanwhile: {save_bytes:,.0f}")
+    whole = statistics.median(run.text_seconds for run in results["whole"])
+    partial = statistics.median(run.text_seconds for run in results["partial"])
+    print(f"median Enter -> text, whole / partial: {whole / partial:.1f}x")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

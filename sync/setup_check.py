@@ -39,7 +39,7 @@ from sync.config import (
     parse_config,
 )
 from sync.credentials import CredentialError, resolve_secret
-from sync.engine.account import authenticate
+from sync.engine.account import authenticate, open_connection
 from sync.imap import (
     ImapClient,
     ImapCommandError,
@@ -434,14 +434,7 @@ async def check_login(
     :class:`CheckResult` with its explanation. ``step_limit`` bounds each network step, in seconds.
     """
     try:
-        client = await ImapClient.connect(
-            account.imap_host,
-            account.imap_port,
-            security=account.imap_security,
-            ca_file=account.ca_file,
-            fingerprint=account.fingerprint,
-            timeout=step_limit,
-        )
+        client = await open_connection(account, step_limit)
     except ImapError as exc:
         return await _connect_failure(account, exc, step_limit)
     # The connection is checked before the password command runs: a wrong host should not

@@ -166,6 +166,19 @@ def sync_order(folders: Iterable[FolderRow]) -> list[FolderRow]:
     return sorted(folders, key=key)
 
 
+async def open_connection(account: AccountConfig, step_limit: float) -> ImapClient:
+    """Connect to the account's IMAP server with its TLS settings (security, CA file, pinned
+    fingerprint); not logged in yet. ``step_limit`` bounds each network step, in seconds."""
+    return await ImapClient.connect(
+        account.imap_host,
+        account.imap_port,
+        security=account.imap_security,
+        ca_file=account.ca_file,
+        fingerprint=account.fingerprint,
+        timeout=step_limit,
+    )
+
+
 async def authenticate(client: ImapClient, account: AccountConfig, secret: str) -> None:
     """Log in the way the server and the account allow: OAUTHBEARER or XOAUTH2 for an OAuth2
     token; AUTHENTICATE PLAIN (one round trip with SASL-IR, RFC 4959) where offered; else
@@ -271,14 +284,7 @@ class AccountSync:
         """
         account = self.account
         try:
-            client = await ImapClient.connect(
-                account.imap_host,
-                account.imap_port,
-                security=account.imap_security,
-                ca_file=account.ca_file,
-                fingerprint=account.fingerprint,
-                timeout=self.settings.timeout,
-            )
+            client = await open_connection(account, self.settings.timeout)
         except ImapSecurityError as exc:
             raise AccountFatalError(
                 f"secure connection to {account.imap_host} failed: {exc}"

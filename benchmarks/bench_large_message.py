@@ -19,6 +19,10 @@ Two modes:
 In partial mode it also measures ``s`` on the attachment to the save prompt (the deferred
 download of the whole message, and its layout). Loopback Dovecot moves ~1 GB/s, so the time
 saved here is the floor of what a real link saves; the bytes are what a real link pays.
+
+``--typical`` measures instead the issue's two typical messages uncached (their cached
+figures come from ``bench_reader_ui.py``): the 60 KB HTML-only newsletter and the 1 MB plain
+discussion, each in its own mailbox, from Enter to the body shown, on a fresh store each run.
 """
 
 from __future__ import annotations
@@ -175,6 +179,58 @@ async def one_run(user: MailUser, relay: Relay, data_dir: Path, partial: bool) -
     return run
 
 
+async def open_uncached(user: MailUser, relay: Relay, data_dir: Path) -> Run:
+    """Open the newest message of ``user`` once on a fresh store: Enter to the body shown."""
+    async with app_on(user, relay.port, data_dir) as (app, pilot):
+        before = relay.down
+        start = time.perf_counter()
+        await pilot.press("enter")
+        while not app.reader.body_shown:
+            await pilot.pause(0.001)
+        return Run(time.perf_counter() - start, relay.down - before)
+
+
+async def measure_typical(
+    server: DovecotServer, cases: list[tuple[str, MailUser]], base: Path, repeat: int
+) -> dict[str, list[Run]]:
+    """Open each case's message ``repeat`` times, uncached, the cases taking turns."""
+    relay = Relay(server.host, server.imap_port)
+    await relay.start()
+    runs: dict[str, list[Run]] = {name: [] for name, _ in cases}
+    try:
+        for index in range(repeat):
+            for name, user in cases:
+                data_dir = base / f"typical-{user.username}-{index}"
+                data_dir.mkdir()
+                runs[name].append(await open_uncached(user, relay, data_dir))
+    finally:
+        await relay.close()
+    return runs
+
+
+def typical(server: DovecotServer, base: Path, repeat: int) -> None:
+    """Print Enter -> body shown for the issue's two typical messages, uncached."""
+    from benchmarks.bench_reader import discussion_message
+    from benchmarks.bench_reader_ui import html_only_newsletter
+
+    cases: list[tuple[str, MailUser]] = []
+    for name, raw in (
+        ("60 KB HTML newsletter", html_only_newsletter()),
+        ("1 MB plain discussion", discussion_message()),
+    ):
+        user = server.add_user()
+        device = Device.connect(user)
+        try:
+            device.append("INBOX", raw)
+        finally:
+            device.close()
+        cases.append((f"{name} ({len(raw):,} bytes)", user))
+    for name, runs in asyncio.run(measure_typical(server, cases, base, repeat)).items():
+        print(f"{name}: Enter -> body, uncached: {_seconds([run.text_seconds for run in runs])}")
+        moved = statistics.median(run.text_bytes for run in runs)
+        print(f"{'':4}bytes from the server meanwhile: {moved:,.0f}")
+
+
 async def measure(server: DovecotServer, user: MailUser, data_dirs: list[Path]) -> list[Run]:
     """Open the message once per data directory, alternating partial and whole."""
     relay = Relay(server.host, server.imap_port)
@@ -202,11 +258,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="opens per mode")
     parser.add_argument("--mib", type=int, default=25, help="attachment size in MiB")
+    parser.add_argument(
+        "--typical",
+        action="store_true",
+        help="the 60 KB HTML newsletter and 1 MB plain message uncached, instead",
+    )
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     base = Path(tempfile.mkdtemp(prefix="mailtui-bench-large-"))
     base.chmod(0o755)  # Dovecot's mail processes must traverse it
     server = DovecotServer.start(base / "dovecot")
+    if args.typical:
+        try:
+            typical(server, base, args.repeat)
+        finally:
+            server.stop()
+            shutil.rmtree(base, ignore_errors=True)
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        return
     try:
         user = server.add_user()
         raw = big_message(args.mib * 1024 * 1024)

@@ -637,11 +637,10 @@ class MailApp(App[None]):
         elif isinstance(event, FoldersUpdated | CountsUpdated):
             self._refresh_folders()
         elif isinstance(event, BodyAvailable):
-            shown = (self.reader.folder_id, self.reader.uid)
             waiting = self.reader.display and not self.reader.body_shown
             # The body may be new or replaced: a layout of the old one is stale.
             self._prerendered.pop((event.folder_id, event.uid), None)
-            if waiting and shown == (event.folder_id, event.uid):
+            if waiting and self._reader_shows(event.folder_id, event.uid):
                 self._load_body(event.folder_id, event.uid)
         elif isinstance(event, ConnectionState):
             self.status_bar.set_connection(event.account, event.text)
@@ -847,23 +846,25 @@ class MailApp(App[None]):
         if ready is None:
             await self._show_body(folder_id, uid)
 
+    def _reader_shows(self, folder_id: int, uid: int) -> bool:
+        """Whether the reader still shows this message (a download may outlive the user's
+        interest: its result is dropped once they moved on)."""
+        return (self.reader.folder_id, self.reader.uid) == (folder_id, uid)
+
     @work(group="reader-body", exclusive=True, exit_on_error=False, name="Showing the message")
     async def _load_body(self, folder_id: int, uid: int) -> None:
         await self._show_body(folder_id, uid)
 
     async def _show_body(self, folder_id: int, uid: int) -> None:
-        def still_shown() -> bool:
-            return (self.reader.folder_id, self.reader.uid) == (folder_id, uid)
-
         try:
             raw = await self.backend.body(folder_id, uid)
         except Exception as error:
             # Shown where the user looks (the reader), in words; the log gets the details.
             log.info("body of %s/%s: %r", folder_id, uid, error)
-            if still_shown():
+            if self._reader_shows(folder_id, uid):
                 self.reader.show_error(f"Could not download this message: {describe_error(error)}")
             return
-        if not still_shown():
+        if not self._reader_shows(folder_id, uid):
             return  # the user moved on meanwhile
         if raw is None:
             self.reader.show_missing()
@@ -876,7 +877,7 @@ class MailApp(App[None]):
             styles = self.reader.styles_for_render()
             # Parsing a big message (MIME walk, HTML layout) must not stall the UI loop.
             rendered = await asyncio.to_thread(render_message, raw, styles)
-        if still_shown():
+        if self._reader_shows(folder_id, uid):
             self.reader.show_message(rendered)
 
     @on(Reader.WholeMessageWanted)
@@ -887,25 +888,21 @@ class MailApp(App[None]):
     async def _load_whole(self, folder_id: int, uid: int) -> None:
         """Download the whole of a message shown text first, show it, and let the reader
         carry on with the save or open that asked for it."""
-
-        def still_shown() -> bool:
-            return (self.reader.folder_id, self.reader.uid) == (folder_id, uid)
-
         try:
             raw = await self.backend.whole_body(folder_id, uid)
         except Exception as error:
             log.info("whole body of %s/%s: %r", folder_id, uid, error)
-            if still_shown():
+            if self._reader_shows(folder_id, uid):
                 self.reader.whole_failed(describe_error(error))
             return
-        if not still_shown():
+        if not self._reader_shows(folder_id, uid):
             return  # the user moved on; the message is stored for next time anyway
         if raw is None:
             self.reader.whole_failed("the server no longer has this message")
             return
         styles = self.reader.styles_for_render()
         rendered = await asyncio.to_thread(render_message, raw, styles)
-        if still_shown():
+        if self._reader_shows(folder_id, uid):
             self.reader.show_whole(rendered)
 
     def _take_prerendered(self, key: MessageKey) -> RenderedMessage | None:

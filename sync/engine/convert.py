@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -326,32 +326,32 @@ def _address_list(text: str, start: int, end: int, literals: list[bytes]) -> lis
     return out
 
 
-def _sender(text: str, start: int, end: int, literals: list[bytes]) -> tuple[str, str] | None:
-    """The first From address as (name, email)."""
+def _shaped(
+    cache: dict[str, V],
+    shape: Callable[[list[Address]], V],
+    text: str,
+    start: int,
+    end: int,
+    literals: list[bytes],
+) -> V | None:
+    """The ENVELOPE address list in ``text[start:end]`` made into a column by ``shape``,
+    remembered by its raw text in ``cache``; None where the exact path decides."""
     key = text[start:end]
-    found = _SENDERS.get(key)
+    found = cache.get(key)
     if found is None:
         addresses = _address_list(text, start, end, literals)
         if addresses is None:
             return None
-        first = addresses[0] if addresses else None
-        found = (first.name or "", first.email) if first is not None else ("", "")
+        found = shape(addresses)
         if "\r\n" not in key:  # literals differ between messages: never cached
-            _remember(_SENDERS, key, found)
+            _remember(cache, key, found)
     return found
 
 
-def _recipients(text: str, start: int, end: int, literals: list[bytes]) -> str | None:
-    key = text[start:end]
-    found = _RECIPIENTS.get(key)
-    if found is None:
-        addresses = _address_list(text, start, end, literals)
-        if addresses is None:
-            return None
-        found = format_addresses(addresses)
-        if "\r\n" not in key:
-            _remember(_RECIPIENTS, key, found)
-    return found
+def _first_sender(addresses: list[Address]) -> tuple[str, str]:
+    """The first From address as (name, email)."""
+    first = addresses[0] if addresses else None
+    return (first.name or "", first.email) if first is not None else ("", "")
 
 
 def _has_attachment(bodystructure: str) -> bool | None:
@@ -425,11 +425,17 @@ def header_row(raw: RawResponse) -> tuple[int, MessageFields] | None:
 
     # Looked up here first (the usual case: a sender and recipients seen before).
     start, end = match.span("from")
-    sender = _SENDERS.get(text[start:end]) or _sender(text, start, end, literals)
+    sender = _SENDERS.get(text[start:end]) or _shaped(
+        _SENDERS, _first_sender, text, start, end, literals
+    )
     start, end = match.span("to")
-    to = _RECIPIENTS.get(text[start:end]) or _recipients(text, start, end, literals)
+    to = _RECIPIENTS.get(text[start:end]) or _shaped(
+        _RECIPIENTS, format_addresses, text, start, end, literals
+    )
     start, end = match.span("cc")
-    cc = _RECIPIENTS.get(text[start:end]) or _recipients(text, start, end, literals)
+    cc = _RECIPIENTS.get(text[start:end]) or _shaped(
+        _RECIPIENTS, format_addresses, text, start, end, literals
+    )
     if sender is None or to is None or cc is None:
         return None
     if match.start("dday") >= 0:  # the usual spelling, its parts matched already

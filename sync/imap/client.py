@@ -621,7 +621,7 @@ class ImapClient:
             data = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
         self._writer.write(data)
 
-    async def _wait(self, future: asyncio.Future[Tagged] | asyncio.Future[str]) -> None:
+    async def _wait(self, future: asyncio.Future[Any]) -> None:
         """Wait for ``future``; fail the connection when the server goes silent."""
         while not future.done():
             remaining = self._last_activity + self.timeout - self._loop.time()
@@ -1118,12 +1118,7 @@ class ImapClient:
                 event.clear()
                 waiter = asyncio.ensure_future(event.wait())
                 try:
-                    while not waiter.done():
-                        remaining = self._last_activity + self.timeout - self._loop.time()
-                        if remaining <= 0:
-                            self._fail(ImapTimeout(f"server sent nothing for {self.timeout} s"))
-                            break
-                        await asyncio.wait([waiter], timeout=remaining)
+                    await self._wait(waiter)
                 finally:
                     waiter.cancel()
             if command.fetch_results or command.rows:

@@ -103,10 +103,12 @@ _THREAD_CHANGED = (
     f"(old.{_THREAD_COLUMNS.replace(', ', ', old.')}) IS NOT"
     f" (new.{_THREAD_COLUMNS.replace(', ', ', new.')})"
 )
+# The messages columns a header-index row is made of (with the key): a change to any of them
+# makes the row stale.
+_HEADER_SOURCE_COLUMNS = "folder_id, uid, subject, from_name, from_addr, to_addrs, cc_addrs"
 _HEADERS_CHANGED = (
-    "(old.folder_id, old.uid, old.subject, old.from_name, old.from_addr, old.to_addrs,"
-    " old.cc_addrs) IS NOT (new.folder_id, new.uid, new.subject, new.from_name, new.from_addr,"
-    " new.to_addrs, new.cc_addrs)"
+    f"(old.{_HEADER_SOURCE_COLUMNS.replace(', ', ', old.')}) IS NOT"
+    f" (new.{_HEADER_SOURCE_COLUMNS.replace(', ', ', new.')})"
 )
 
 # The migration's statements (appended to sync.store.schema.MIGRATIONS).
@@ -166,7 +168,7 @@ SEARCH_SCHEMA: Final[tuple[str, ...]] = (
     """,
     f"""
     CREATE TRIGGER search_messages_headers AFTER UPDATE OF
-        folder_id, uid, subject, from_name, from_addr, to_addrs, cc_addrs ON messages
+        {_HEADER_SOURCE_COLUMNS} ON messages
     WHEN {_HEADERS_CHANGED} BEGIN
         DELETE FROM search_headers WHERE rowid = {_KEY.format(m="old")};
         INSERT INTO search_headers (rowid, {_HEADER_COLUMNS})
@@ -230,7 +232,7 @@ SEARCH_QUEUE_SCHEMA: Final[tuple[str, ...]] = (
     """,
     f"""
     CREATE TRIGGER search_messages_headers AFTER UPDATE OF
-        folder_id, uid, subject, from_name, from_addr, to_addrs, cc_addrs ON messages
+        {_HEADER_SOURCE_COLUMNS} ON messages
     WHEN {_HEADERS_CHANGED} BEGIN
         DELETE FROM search_headers WHERE rowid = {_KEY.format(m="old")};
         DELETE FROM search_header_queue WHERE folder_id = old.folder_id AND uid = old.uid;

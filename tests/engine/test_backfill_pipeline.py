@@ -11,8 +11,6 @@ the server.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,8 @@ from sync.dovecot import MailUser
 from sync.engine import account as account_module
 from sync.engine.account import AccountSync, SyncSettings
 from sync.engine.folder_sync import FolderSynchronizer
-from sync.store import Store, StoreWriter
+from sync.store import Store
+from tests.engine.crash_child import write_stopping_at
 from tests.engine.helpers import config_for, server_state, store_state
 from tests.rig.corpus import make_message, seed_maildir
 from tests.rig.device import Device
@@ -41,22 +40,13 @@ class SmallSteps(FolderSynchronizer):
         super().__init__(*args, **kwargs, first_batch=50, batch_size=64, chunk_size=300)
 
 
+def _raise_stopped() -> None:
+    raise Stopped
+
+
 def stop_at(monkeypatch: pytest.MonkeyPatch, commit: int, *, before: bool) -> None:
     """Make the ``commit``-th unit of work fail before its COMMIT, or right after it."""
-    original = Store.write
-    seen = 0
-
-    @contextlib.asynccontextmanager
-    async def write(self: Store) -> AsyncIterator[StoreWriter]:
-        nonlocal seen
-        async with original(self) as unit:
-            yield unit
-            seen += 1
-            if before and seen == commit:
-                raise Stopped
-        if not before and seen == commit:
-            raise Stopped
-
+    write = write_stopping_at(commit, before=before, stop=_raise_stopped)
     monkeypatch.setattr(Store, "write", write)
 
 

@@ -10,37 +10,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from sync.imap import Bye, Disconnected, ImapClient, ImapCommandError, ImapDisconnected
 from sync.imap.errors import ImapSecurityError
-
-Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-@pytest.fixture
-async def scripted() -> AsyncIterator[Callable[[Script], Awaitable[int]]]:
-    servers: list[asyncio.Server] = []
-
-    async def start(script: Script) -> int:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                await script(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                writer.close()
-
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        servers.append(server)
-        return int(server.sockets[0].getsockname()[1])
-
-    yield start
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+from tests.imap.scripted import StartScript
 
 
 async def _tag(reader: asyncio.StreamReader) -> tuple[str, bytes]:
@@ -49,7 +24,7 @@ async def _tag(reader: asyncio.StreamReader) -> tuple[str, bytes]:
     return tag.decode(), rest
 
 
-async def test_starttls_not_offered_is_fatal(scripted: Callable[[Script], Awaitable[int]]) -> None:
+async def test_starttls_not_offered_is_fatal(scripted: StartScript) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n")
         await reader.read()
@@ -59,7 +34,7 @@ async def test_starttls_not_offered_is_fatal(scripted: Callable[[Script], Awaita
         await ImapClient.connect("127.0.0.1", port, security="starttls", timeout=2)
 
 
-async def test_starttls_refused_is_fatal(scripted: Callable[[Script], Awaitable[int]]) -> None:
+async def test_starttls_refused_is_fatal(scripted: StartScript) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n")
         tag, _ = await _tag(reader)
@@ -72,7 +47,7 @@ async def test_starttls_refused_is_fatal(scripted: Callable[[Script], Awaitable[
 
 
 async def test_data_injected_after_starttls_ok_is_fatal(
-    scripted: Callable[[Script], Awaitable[int]],
+    scripted: StartScript,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n")
@@ -89,7 +64,7 @@ async def test_data_injected_after_starttls_ok_is_fatal(
     ("mechanism", "acknowledgement"), [("XOAUTH2", b""), ("OAUTHBEARER", b"\x01")]
 )
 async def test_oauth_mechanisms(
-    scripted: Callable[[Script], Awaitable[int]], mechanism: str, acknowledgement: bytes
+    scripted: StartScript, mechanism: str, acknowledgement: bytes
 ) -> None:
     received: list[bytes] = []
 
@@ -129,7 +104,7 @@ async def test_oauth_mechanisms(
 
 
 async def test_bye_during_a_command_fails_it_at_once(
-    scripted: Callable[[Script], Awaitable[int]],
+    scripted: StartScript,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n")
@@ -152,7 +127,7 @@ async def test_bye_during_a_command_fails_it_at_once(
         await client.close()
 
 
-async def test_compress_deflate(scripted: Callable[[Script], Awaitable[int]]) -> None:
+async def test_compress_deflate(scripted: StartScript) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"* PREAUTH [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] hi\r\n")
         tag, rest = await _tag(reader)
@@ -179,7 +154,7 @@ async def test_compress_deflate(scripted: Callable[[Script], Awaitable[int]]) ->
 
 
 async def test_unexpected_greeting_is_refused(
-    scripted: Callable[[Script], Awaitable[int]],
+    scripted: StartScript,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"* BYE too busy\r\n")
@@ -191,7 +166,7 @@ async def test_unexpected_greeting_is_refused(
 
 
 async def test_silent_server_times_out_at_connect(
-    scripted: Callable[[Script], Awaitable[int]],
+    scripted: StartScript,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # never greets

@@ -8,37 +8,10 @@ parser does not know, and a FETCH right after the tagged completion.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-
-import pytest
 
 from sync.imap import FetchResult, ImapClient
 from sync.imap.lexer import RawResponse
-
-Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-@pytest.fixture
-async def scripted() -> AsyncIterator[Callable[[Script], Awaitable[int]]]:
-    servers: list[asyncio.Server] = []
-
-    async def start(script: Script) -> int:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            try:
-                await script(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                writer.close()
-
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        servers.append(server)
-        return int(server.sockets[0].getsockname()[1])
-
-    yield start
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+from tests.imap.scripted import StartScript
 
 
 def _envelope(subject: str) -> str:
@@ -55,7 +28,7 @@ def subject_rows(raw: RawResponse) -> tuple[int, str] | None:
 
 
 async def test_rows_are_the_commands_own_answers(
-    scripted: Callable[[Script], Awaitable[int]],
+    scripted: StartScript,
 ) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"* OK [CAPABILITY IMAP4rev1] hi\r\n")

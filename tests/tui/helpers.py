@@ -1,8 +1,11 @@
-"""Helpers for the TUI tests: read what the screen shows, wait for pages."""
+"""Helpers for the TUI tests: read what the screen shows, wait for pages, read what the
+recording opener was given."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -52,3 +55,26 @@ async def wait_until(
 def focused_id(app: App[Any]) -> str | None:
     """The id of the focused widget (a function, so type narrowing does not stick)."""
     return app.focused.id if app.focused is not None else None
+
+
+# $MAILTUI_OPENER for the tests (the ``record`` fixture in conftest.py): no real opener runs.
+# It records its arguments, and what it found at the path it was given, as one JSON line.
+RECORDER = """\
+import json, os, stat, sys
+record, target = sys.argv[1], sys.argv[-1]
+info = {"argv": sys.argv[2:]}
+if os.path.exists(target):
+    info["mode"] = stat.S_IMODE(os.stat(target).st_mode)
+    info["dir_mode"] = stat.S_IMODE(os.stat(os.path.dirname(target)).st_mode)
+    with open(target, "rb") as handle:
+        info["content"] = handle.read().decode("latin-1")
+with open(record, "a") as out:
+    out.write(json.dumps(info) + "\\n")
+"""
+
+
+def calls(record: Path) -> list[dict[str, Any]]:
+    """The recording opener's calls so far."""
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text().splitlines()]

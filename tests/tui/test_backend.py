@@ -41,7 +41,11 @@ CONTROL = ("\x1b", "\x9b", "\x07", "\u202e", "\x00")
 
 @contextlib.asynccontextmanager
 async def running_app(
-    config: Config, data_dir: Path, *, settings: SyncSettings = SETTINGS
+    config: Config,
+    data_dir: Path,
+    *,
+    settings: SyncSettings = SETTINGS,
+    size: tuple[int, int] = SIZE,
 ) -> AsyncIterator[tuple[MailApp, StoreBackend, Pilot[None]]]:
     """The app on a fresh store in ``data_dir``, as ``mailtui`` runs it; all closed after."""
     store = await Store.open(store_path(data_dir))
@@ -51,7 +55,7 @@ async def running_app(
         ) as backend:
             app = MailApp(backend)
             # Notifications on: the tests read toasts from the screen.
-            async with app.run_test(size=SIZE, notifications=True) as pilot:
+            async with app.run_test(size=size, notifications=True) as pilot:
                 yield app, backend, pilot
     finally:
         await store.close()

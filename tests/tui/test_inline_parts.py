@@ -6,20 +6,14 @@ attachments, marked inline, and can be saved (``s``, ``S``) and opened (``v``) l
 from __future__ import annotations
 
 import base64
-import shlex
-import sys
 from pathlib import Path
 
-import pytest
-
 from sync.mime import parse_message
-from tests.tui.helpers import screen_text, wait_until
+from tests.tui.helpers import calls, screen_text, wait_until
 from tests.tui.test_reader_actions import (
-    RECORDER,
     SIZE,
     answer_prompt,
     backend_with,
-    calls,
     names,
     open_message,
     shown,
@@ -86,26 +80,6 @@ def related_message() -> bytes:
         "",
     ]
     return "\r\n".join(lines).encode()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A home folder with a Downloads folder (where the save prompt starts)."""
-    home = tmp_path / "home"
-    (home / "Downloads").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """$MAILTUI_OPENER records its calls here (one JSON line per call)."""
-    script = tmp_path / "opener.py"
-    script.write_text(RECORDER)
-    path = tmp_path / "opened.jsonl"
-    command = " ".join(shlex.quote(item) for item in (sys.executable, str(script), str(path)))
-    monkeypatch.setenv("MAILTUI_OPENER", command)
-    return path
 
 
 def test_inline_parts_come_last_with_safe_distinct_names() -> None:

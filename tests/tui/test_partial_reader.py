@@ -4,74 +4,33 @@ and then saves the real bytes. Against the real store, engine and Dovecot."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 
-from sync.config import Config
 from sync.dovecot import MailUser
-from sync.engine.account import SyncSettings
 from sync.mime.message import PLACEHOLDER_HEADER, PartialMessage
-from sync.paths import store_path
-from sync.store import Store
 from tests.engine.helpers import config_for
 from tests.engine.test_partial_body import attachment, mime, text, top
 from tests.rig.device import Device
 from tests.tui.helpers import screen_text, wait_for_rows, wait_until
 from tests.tui.memory import MemoryBackend, MemoryMessage
+from tests.tui.test_backend import running_app
+from tests.tui.test_reader_actions import answer_prompt, open_message, shown
 from tui.app import MailApp
-from tui.backend import StoreBackend
 from tui.screens.reader_dialogs import PromptScreen
 
 SIZE = (140, 40)
-SETTINGS = SyncSettings(prefetch="none", backoff_initial=0.2, backoff_max=2.0)
 BIG = 25 * 1024 * 1024
 
 
-@contextlib.asynccontextmanager
-async def running_app(
-    config: Config, data_dir: Path
-) -> AsyncIterator[tuple[MailApp, StoreBackend, Pilot[None]]]:
-    """The app on a fresh store, as ``mailtui`` runs it; all closed after."""
-    store = await Store.open(store_path(data_dir))
-    try:
-        async with StoreBackend(
-            config, store, lock_dir=data_dir / "locks", settings=SETTINGS
-        ) as backend:
-            app = MailApp(backend)
-            async with app.run_test(size=SIZE, notifications=True) as pilot:
-                yield app, backend, pilot
-    finally:
-        await store.close()
-
-
-def shown(app: MailApp) -> str:
-    """The screen as one line of words (a notification wrapped over lines reads whole)."""
-    words = screen_text(app)
-    for border in "▌▕▏":
-        words = words.replace(border, " ")
-    return " ".join(words.split())
-
-
 @pytest.fixture
-def downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def downloads(home: Path) -> Path:
     """~/Downloads of a home made for the test (where the save prompt starts)."""
-    home = tmp_path / "home"
-    (home / "Downloads").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
     return home / "Downloads"
-
-
-async def answer_prompt(pilot: Pilot[None], app: MailApp) -> None:
-    """Accept the save prompt's folder as it is offered."""
-    await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen), within=20)
-    await pilot.press("enter")
 
 
 async def test_a_large_message_reads_at_once_and_saving_downloads_it_whole(
@@ -84,7 +43,7 @@ async def test_a_large_message_reads_at_once_and_saving_downloads_it_whole(
     )
     uid = device.append("INBOX", raw)
     config = config_for(mail_user, tmp_path)
-    async with running_app(config, tmp_path) as (app, backend, pilot):
+    async with running_app(config, tmp_path, size=SIZE) as (app, backend, pilot):
         await wait_until(pilot, lambda: "Holiday photos" in screen_text(app), within=15)
         await wait_for_rows(pilot, app.message_list)
         inbox = next(f for f in await backend.store.folders() if f.name == "INBOX")
@@ -100,7 +59,7 @@ async def test_a_large_message_reads_at_once_and_saving_downloads_it_whole(
 
         await pilot.press("s")
         await wait_until(pilot, lambda: "Downloading the attachments (25 MB)" in shown(app))
-        await answer_prompt(pilot, app)  # asked once the whole message is here
+        await answer_prompt(pilot, app, within=20)  # asked once the whole message is here
         saved = downloads / "photos.zip"
         await wait_until(pilot, lambda: "Saved photos.zip" in shown(app), within=20)
         assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(data).digest()
@@ -142,9 +101,7 @@ async def test_a_failed_download_is_said_and_nothing_is_saved(downloads: Path) -
     backend.deliver(1, MemoryMessage(uid=1, date=1, subject="Partial", body=partial))
     app = MailApp(backend)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_for_rows(pilot, app.message_list)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: app.reader.body_shown)
+        await open_message(pilot, app)
         assert "big.pdf application/pdf 2.9 MB not downloaded" in shown(app)
         await pilot.press("v")
         await wait_until(pilot, lambda: "could not be downloaded" in shown(app))
@@ -201,9 +158,7 @@ async def test_opening_a_not_downloaded_attachment_downloads_then_opens_it(
     backend.deliver(1, MemoryMessage(uid=1, date=1, subject="Two", body=whole))
     app = MailApp(backend)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await wait_for_rows(pilot, app.message_list)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: app.reader.body_shown)
+        await open_message(pilot, app)
         assert "second.bin application/zip 2.9 KB not downloaded" in shown(app)
         await pilot.press("v")  # the first one is here: opened without a download
         await wait_until(pilot, opened.exists)

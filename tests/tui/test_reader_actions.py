@@ -2,7 +2,8 @@
 and the loading and error states, driven by keys against the in-memory backend.
 
 No real opener ever runs: ``$MAILTUI_OPENER`` points at a small Python script that records
-its arguments (and what it found at the path it was given) into a JSON file.
+its arguments (and what it found at the path it was given) into a JSON file (the ``record``
+fixture, tests/tui/conftest.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import json
 import shlex
 import stat
 import sys
@@ -21,7 +21,7 @@ import pytest
 from rich.cells import cell_len
 from textual.widgets import Input
 
-from tests.tui.helpers import screen_text, wait_for_rows, wait_until
+from tests.tui.helpers import calls, screen_text, wait_for_rows, wait_until
 from tests.tui.memory import MemoryBackend, MemoryMessage
 from tui.app import MailApp
 from tui.screens.reader_dialogs import ChoiceScreen, PromptScreen
@@ -29,19 +29,6 @@ from tui.widgets.reader import wrap_offsets
 
 SIZE = (150, 45)
 LONG_NAME = "a" * 400 + ".pdf"
-
-RECORDER = """\
-import json, os, stat, sys
-record, target = sys.argv[1], sys.argv[-1]
-info = {"argv": sys.argv[2:]}
-if os.path.exists(target):
-    info["mode"] = stat.S_IMODE(os.stat(target).st_mode)
-    info["dir_mode"] = stat.S_IMODE(os.stat(os.path.dirname(target)).st_mode)
-    with open(target, "rb") as handle:
-        info["content"] = handle.read().decode("latin-1")
-with open(record, "a") as out:
-    out.write(json.dumps(info) + "\\n")
-"""
 
 
 def mime(
@@ -94,35 +81,17 @@ async def open_message(pilot: Any, app: MailApp) -> None:
     await wait_until(pilot, lambda: app.reader.body_shown)
 
 
-async def answer_prompt(pilot: Any, app: MailApp, value: str | None = None) -> str:
+async def answer_prompt(
+    pilot: Any, app: MailApp, value: str | None = None, *, within: float = 5.0
+) -> str:
     """Wait for the prompt, optionally replace its value, press Enter; return what it held."""
-    await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen))
+    await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen), within=within)
     box = app.screen.query_one(Input)
     shown = box.value
     if value is not None:
         box.value = value
     await pilot.press("enter")
     return shown
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A home folder with a Downloads folder (where the save prompt starts)."""
-    home = tmp_path / "home"
-    (home / "Downloads").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """$MAILTUI_OPENER records its calls here (one JSON line per call)."""
-    script = tmp_path / "opener.py"
-    script.write_text(RECORDER)
-    path = tmp_path / "opened.jsonl"
-    command = " ".join(shlex.quote(part) for part in (sys.executable, str(script), str(path)))
-    monkeypatch.setenv("MAILTUI_OPENER", command)
-    return path
 
 
 def shown(app: MailApp) -> str:
@@ -137,13 +106,6 @@ def shown(app: MailApp) -> str:
 def names(directory: Path) -> list[str]:
     """The names in a folder, sorted."""
     return sorted(path.name for path in directory.iterdir())
-
-
-def calls(record: Path) -> list[dict[str, Any]]:
-    """The opener's calls so far."""
-    if not record.exists():
-        return []
-    return [json.loads(line) for line in record.read_text().splitlines()]
 
 
 async def test_save_all_hostile_names_land_sanitized_in_the_chosen_folder(

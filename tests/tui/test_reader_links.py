@@ -2,29 +2,18 @@
 highlight moved with n/p and opened with Enter, and a click on a link. Every way shows the
 link's real target first and opens nothing before the user confirms.
 
-No real opener runs: ``$MAILTUI_OPENER`` records its arguments (see test_reader_actions).
+No real opener runs: ``$MAILTUI_OPENER`` records its arguments (the ``record`` fixture).
 """
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from rich.style import Style
 
-from tests.tui.helpers import focused_id, screen_lines, screen_text, wait_until
-from tests.tui.test_reader_actions import (
-    RECORDER,
-    SIZE,
-    backend_with,
-    calls,
-    mime,
-    open_message,
-    shown,
-)
+from tests.tui.helpers import calls, focused_id, screen_lines, screen_text, wait_until
+from tests.tui.test_reader_actions import SIZE, backend_with, mime, open_message, shown
 from tui.app import MailApp
 from tui.screens.reader_dialogs import ChoiceScreen
 from tui.widgets.reader import BodyView, link_refs
@@ -36,17 +25,6 @@ TWELVE_LINKS = (
     + " and ".join(f"<a href='{url}'>page {number}</a>" for number, url in enumerate(URLS, start=1))
     + "</p>"
 )
-
-
-@pytest.fixture
-def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """$MAILTUI_OPENER records its calls here (one JSON line per call)."""
-    script = tmp_path / "opener.py"
-    script.write_text(RECORDER)
-    path = tmp_path / "opened.jsonl"
-    command = " ".join(shlex.quote(part) for part in (sys.executable, str(script), str(path)))
-    monkeypatch.setenv("MAILTUI_OPENER", command)
-    return path
 
 
 def link_line(app: MailApp) -> str:

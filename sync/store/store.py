@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 from array import array
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from itertools import chain
@@ -1003,22 +1003,35 @@ class Store:
             db = self._writer
             unit = StoreWriter(db)
             try:
-                if db.in_transaction:  # a previous rollback was interrupted
-                    await db.execute("ROLLBACK")
-                # IMMEDIATE takes the write lock now, so a concurrent writer in another
-                # process makes us wait (busy_timeout) instead of failing mid-unit.
-                await db.execute("BEGIN IMMEDIATE")
+                if db.in_transaction:  # left open by a unit whose ROLLBACK failed
+                    await _to_the_end(db.execute("ROLLBACK"))
                 try:
+                    # IMMEDIATE takes the write lock now, so a concurrent writer in another
+                    # process makes us wait (busy_timeout) instead of failing mid-unit.
+                    await _to_the_end(db.execute("BEGIN IMMEDIATE"))
                     yield unit
                     events = await unit._finish()
-                    await db.execute("COMMIT")
+                    committing = asyncio.ensure_future(db.execute("COMMIT"))
+                    try:
+                        await asyncio.shield(committing)
+                    except asyncio.CancelledError:
+                        # The COMMIT runs on in aiosqlite's thread whatever happens to this
+                        # task: wait for its outcome, so what was committed is announced
+                        # (and not "rolled back" after the fact), then let the cancel go on.
+                        await asyncio.wait({committing})
+                        if committing.exception() is None:
+                            self._publish(events)
+                        raise
                 except BaseException:
                     if db.in_transaction:
-                        await db.execute("ROLLBACK")
+                        await _to_the_end(db.execute("ROLLBACK"))
                     raise
             finally:
                 unit._open = False
                 self._write_owner = None
+        self._publish(events)
+
+    def _publish(self, events: list[StoreEvent]) -> None:
         for event in events:
             self.events.publish(event)
 
@@ -1182,3 +1195,15 @@ class Store:
             if current != last:
                 last = current
                 self.events.publish(ExternalChange())
+
+
+async def _to_the_end(operation: Awaitable[object]) -> None:
+    """Await a statement sent to aiosqlite's thread until it has really run there, even if
+    this task is cancelled meanwhile (the thread runs it anyway): so ``in_transaction`` is
+    true to what SQLite did when the cancellation goes on."""
+    running = asyncio.ensure_future(operation)
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait({running})
+        raise

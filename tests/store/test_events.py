@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,51 @@ async def test_events_match_a_model_under_random_mixed_units(store: Store) -> No
             assert sorted(model) == list(await store.folder_uids(folder))
             row = await store.folder(folder)
             assert row is not None and row.total == len(model)
+
+
+_SLOW_QUERY = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) "
+    "SELECT count(*) FROM c"
+)
+
+
+async def test_a_unit_cancelled_while_it_commits_ends_committed_and_announced(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiosqlite's thread runs a COMMIT whatever happens to the task awaiting it: a cancel
+    that lands then must not roll back after the fact (an error), nor leave the commit
+    unannounced; the cancellation itself goes on."""
+    folder = await make_folder(store)
+    writer = store._writer
+    execute = writer.execute
+    commit_queued = asyncio.Event()
+
+    def execute_with_slow_commit(sql: str, *args: object) -> object:
+        if sql == "COMMIT":
+            # Queue a slow query first, so the COMMIT waits on the thread when we cancel.
+            slow = asyncio.ensure_future(execute(_SLOW_QUERY))
+            pending.append(slow)
+            commit_queued.set()
+        return execute(sql, *args)
+
+    pending: list[asyncio.Future[Any]] = []
+    monkeypatch.setattr(writer, "execute", execute_with_slow_commit)
+
+    async def unit() -> None:
+        async with store.write() as w:
+            await w.upsert_messages(folder, [record(1)])
+
+    with store.events.subscribe() as subscription:
+        task = asyncio.create_task(unit())
+        await commit_queued.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.gather(*pending)
+        events = drain(subscription)
+    monkeypatch.undo()
+    assert await store.message(folder, 1) is not None  # the COMMIT ran
+    assert MessagesChanged(folder, added=(1,)) in events  # and was announced
+    async with store.write() as w:  # the store is still usable
+        await w.upsert_messages(folder, [record(2)])
+    assert await store.message_count(folder) == 2

@@ -46,6 +46,7 @@ __all__ = [
     "UntaggedStatus",
     "Vanished",
     "new_body_structure",
+    "rfc2231_param",
 ]
 
 _SEQ_PART = re.compile(r"(\d+|\*)(?::(\d+|\*))?\Z")
@@ -207,8 +208,11 @@ class BodyStructure:
 
     @property
     def filename(self) -> str | None:
-        """The part's file name: disposition ``filename``, else the content-type ``name``."""
-        return self.disposition_params.get("filename") or self.params.get("name")
+        """The part's file name: disposition ``filename``, else the content-type ``name``,
+        each also in its RFC 2231 spellings (``filename*``, ``filename*0*`` ...)."""
+        return rfc2231_param(self.disposition_params, "filename") or rfc2231_param(
+            self.params, "name"
+        )
 
     @property
     def has_attachment(self) -> bool:
@@ -219,6 +223,49 @@ class BodyStructure:
         if self.disposition == "attachment":
             return True
         return self.type not in ("text", "multipart") and self.filename is not None
+
+
+def rfc2231_param(params: Mapping[str, str], name: str) -> str | None:
+    """The value of parameter ``name`` (lower-case), also when it came in RFC 2231 form:
+    ``name*`` as ``charset'language'percent-encoded`` (§4), or split over ``name*0``,
+    ``name*1*`` ... continuations (§3), the encoded ones percent-decoded in the charset the
+    first one names. Undecodable bytes become U+FFFD; None when the parameter is absent."""
+    plain = params.get(name)
+    if plain is not None:
+        return plain
+    pieces: list[tuple[str, bool]] = []
+    extended = params.get(f"{name}*")
+    if extended is not None:
+        pieces.append((extended, True))
+    else:
+        for index in range(1000):  # a bound: parameters come from the server
+            if (value := params.get(f"{name}*{index}*")) is not None:
+                pieces.append((value, True))
+            elif (value := params.get(f"{name}*{index}")) is not None:
+                pieces.append((value, False))
+            else:
+                break
+    if not pieces:
+        return None
+    charset = "utf-8"  # US-ASCII when unnamed (RFC 2231 §4); UTF-8 also reads 8-bit senders
+    if pieces[0][1]:
+        head, quote, rest = pieces[0][0].partition("'")
+        if quote:
+            _language_tag, _, value = rest.partition("'")
+            charset = head or "utf-8"
+            pieces[0] = (value, True)
+    data = bytearray()
+    for value, encoded in pieces:
+        raw = value.encode("utf-8", "surrogateescape")
+        data += _percent_decoded(raw) if encoded else raw
+    try:
+        return data.decode(charset, "replace")
+    except LookupError:  # a charset Python does not know: UTF-8 is the likeliest
+        return data.decode("utf-8", "replace")
+
+
+def _percent_decoded(raw: bytes) -> bytes:
+    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda match: bytes([int(match[1], 16)]), raw)
 
 
 # Building a frozen dataclass calls object.__setattr__ once per field: 16 calls make a

@@ -193,6 +193,39 @@ def test_non_text_leaf_with_name_is_an_attachment_inline_text_is_not() -> None:
 
 
 @pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        # RFC 2231 §4: charset, language, percent-encoded octets.
+        (b'("NAME*" "utf-8\'de\'Pr%C3%BCfung.pdf")', "Prüfung.pdf"),
+        (b'("NAME*" "iso-8859-1\'\'%E9t%E9.txt")', "été.txt"),
+        # §3 continuations, the first encoded, the second plain.
+        (b'("NAME*0*" "utf-8\'\'%E2%82%AC-" "NAME*1" "report.pdf")', "€-report.pdf"),
+        (b'("NAME*0" "a very long " "NAME*1" "name.zip")', "a very long name.zip"),
+        (b'("NAME*" "x-unknown\'\'caf%C3%A9.txt")', "café.txt"),
+    ],
+)
+def test_rfc2231_names_are_file_names(params: bytes, expected: str) -> None:
+    """A part named only in RFC 2231 form is still an attachment, under its real name."""
+    leaf = (
+        b'* 1 FETCH (BODYSTRUCTURE ("APPLICATION" "PDF" ' + params + b' NIL NIL "BASE64" 10))\r\n'
+    )
+    result = parse_one(leaf)
+    assert isinstance(result, FetchResult) and result.bodystructure is not None
+    assert result.bodystructure.filename == expected
+    assert result.bodystructure.has_attachment
+
+
+def test_rfc2231_disposition_filename_wins_over_the_type_name() -> None:
+    leaf = (
+        b'* 1 FETCH (BODYSTRUCTURE ("IMAGE" "PNG" ("NAME" "fallback.png") NIL NIL "BASE64" 10'
+        b' NIL ("INLINE" ("FILENAME*" "utf-8\'\'%F0%9F%98%80.png"))))\r\n'
+    )
+    result = parse_one(leaf)
+    assert isinstance(result, FetchResult) and result.bodystructure is not None
+    assert result.bodystructure.filename == "\U0001f600.png"
+
+
+@pytest.mark.parametrize(
     ("data", "expected"),
     [
         (b"* 23 EXISTS\r\n", Exists(23)),

@@ -4,7 +4,7 @@ Run from the repository root: ``python benchmarks/bench_reader_ui.py [--repeat 1
 
 The whole app runs headless (``App.run_test`` and Pilot) over the in-memory test backend,
 whose bodies are all "cached" (no download). For each case the message is opened ``repeat``
-times (Enter, then ``q`` back to the list), in three modes (the pre-rendered messages are
+times (Enter, then ``q`` back to the list), in four modes (the pre-rendered messages are
 forgotten before each run):
 
 - straight: the cursor steps onto the message (``up`` from a small one below it) and Enter
@@ -12,6 +12,8 @@ forgotten before each run):
   (``tui.app.PRERENDER_AT_ONCE_MAX``), so Enter may find it ready or being laid out;
 - rest: the cursor arrives and rests 200 ms before Enter, as a person reading does, so the
   app has laid the message out ahead (``tui.app`` pre-renders after ``PRERENDER_DELAY``);
+- released: the cursor arrives as a held key's last repeat and Enter follows 100 ms later,
+  a quick reaction after letting go of ``j`` (``tui.app.KEY_RELEASE_WAIT``);
 - cold: as straight, with pre-rendering off: Enter's own path, all of it after the key (a
   message reached some other way, or a big one).
 
@@ -50,7 +52,7 @@ import tui.app
 from benchmarks.bench_reader import discussion_message, newsletter_html, newsletter_message
 from tests.mime import corpus
 from tests.tui.memory import MemoryBackend, MemoryMessage
-from tui.app import KEY_REPEAT_GAP, PRERENDER_DELAY, MailApp
+from tui.app import KEY_RELEASE_WAIT, KEY_REPEAT_GAP, PRERENDER_DELAY, MailApp
 from tui.widgets.reader import RenderedMessage
 
 SIZE = (120, 40)
@@ -66,6 +68,9 @@ def html_only_newsletter() -> bytes:
 
 REST = 0.2
 """How long the cursor rests on the message before Enter in the "rest" mode (s)."""
+RELEASED = 0.1
+"""How long after the last move of a held key Enter comes in the "released" mode (s): a
+quick reaction after letting go of ``j`` on the wanted message."""
 
 
 async def measure(
@@ -73,11 +78,13 @@ async def measure(
 ) -> tuple[float, list[float], list[float], list[float], int]:
     """Open the message ``repeat + 1`` times; return the first run, the warm runs (shown,
     painted, from step), in seconds, and how many opened from the pre-rendered cache."""
+    tui.app.PRERENDER_DELAY, tui.app.KEY_REPEAT_GAP = PRERENDER_DELAY, KEY_REPEAT_GAP
+    tui.app.KEY_RELEASE_WAIT = KEY_RELEASE_WAIT
     if mode == "cold":  # nothing is ever laid out ahead
-        tui.app.PRERENDER_DELAY = 3600.0
+        tui.app.PRERENDER_DELAY = tui.app.KEY_RELEASE_WAIT = 3600.0
         tui.app.KEY_REPEAT_GAP = 3600.0
-    else:
-        tui.app.PRERENDER_DELAY, tui.app.KEY_REPEAT_GAP = PRERENDER_DELAY, KEY_REPEAT_GAP
+    elif mode == "released":  # every move counts as a held key's repeat
+        tui.app.KEY_REPEAT_GAP = 3600.0
     backend = MemoryBackend(inbox_size=0)
     # Already read: opening it sends no \\Seen change (a separate, measured-elsewhere cost).
     # It is the newest, so the list shows it first and a small one under it.
@@ -115,6 +122,8 @@ async def measure(
             await pilot.press("up")
             if mode == "rest":
                 await pilot.pause(REST)
+            elif mode == "released":
+                await pilot.pause(RELEASED)
             start = time.perf_counter()
             await pilot.press("enter")
             await done.wait()
@@ -137,10 +146,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="warm runs per case")
     parser.add_argument(
         "--mode",
-        choices=("straight", "rest", "cold", "all"),
+        choices=("straight", "rest", "released", "cold", "all"),
         default="all",
-        help="Enter right after a step, after the cursor rests 200 ms, with pre-rendering"
-        " off, or all three (default)",
+        help="Enter right after a step, after the cursor rests 200 ms, 100 ms after a held"
+        " key's last move, with pre-rendering off, or all four (default)",
     )
     args = parser.parse_args()
     cases = [
@@ -150,7 +159,7 @@ def main() -> None:
     ]
     # Other jobs on a shared 2-core box inflate every figure: say how busy it was.
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    modes = ("straight", "rest", "cold") if args.mode == "all" else (args.mode,)
+    modes = ("straight", "rest", "released", "cold") if args.mode == "all" else (args.mode,)
     for name, raw, target in cases:
         label = f"{name} ({len(raw) / 1024:.0f} KB raw)"
         print(label + (f", target {target}" if target else ""))

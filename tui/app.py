@@ -95,6 +95,11 @@ PRERENDER_AT_ONCE_MAX = 256 * 1024
 """Stepped onto, a stored message up to this size (bytes) is laid out at once, without
 waiting for the cursor to rest: Enter right after the step then finds it (nearly) ready.
 A bigger one waits for the rest: its layout costs more than a step is worth."""
+KEY_RELEASE_WAIT = 0.06
+"""After a key held down, no repeat for this long (s) means it was let go: a small stored
+message under the cursor is laid out then, not after the whole `PRERENDER_DELAY`, so an
+Enter pressed soon after letting go of ``j`` finds it (nearly) ready. Longer than the gap
+between key repeats, so scrolling past still parses nothing."""
 PRERENDER_KEEP = 4
 """How many pre-rendered messages are kept (the last few the cursor rested on)."""
 FIRST_FRAME_WAIT = 0.3
@@ -828,6 +833,10 @@ class MailApp(App[None]):
             self._note("That message is gone")
             return
         row = self.message_list.row_at(self.message_list.cursor)
+        # A pre-render still waiting for the cursor to rest would lay out this message a
+        # second time beside the reader's own; one already running goes on (shielded) and
+        # the reader waits for it.
+        self.workers.cancel_group(self, "prerender")
         ready = self._take_prerendered((folder_id, uid))
         self.message_list.display = False
         self.reader.display = True
@@ -918,17 +927,18 @@ class MailApp(App[None]):
         Enter only has to swap the pane. Cancelled by the next cursor move (exclusive).
 
         ``at_once``: the cursor stepped here (no key held down): a small message is laid out
-        without waiting for the cursor to rest (see `PRERENDER_AT_ONCE_MAX`)."""
+        without waiting (see `PRERENDER_AT_ONCE_MAX`); otherwise once the key is let go
+        (`KEY_RELEASE_WAIT`). A big message waits for the cursor to rest (`PRERENDER_DELAY`)."""
         key = (folder_id, uid)
-        if not at_once:
-            await asyncio.sleep(PRERENDER_DELAY)  # resting, not scrolling past
+        waited = 0.0 if at_once else KEY_RELEASE_WAIT
+        await asyncio.sleep(waited)  # a key held down moves on before this
         if key in self._prerendered or key in self._prerendering:
             return
         raw = await self.backend.cached_body(folder_id, uid)  # never a download
         if raw is None or key in self._prerendered or key in self._prerendering:
             return
-        if at_once and len(raw) > PRERENDER_AT_ONCE_MAX:
-            await asyncio.sleep(PRERENDER_DELAY)  # a big one only once the cursor rests
+        if len(raw) > PRERENDER_AT_ONCE_MAX:
+            await asyncio.sleep(PRERENDER_DELAY - waited)  # a big one once the cursor rests
             if key in self._prerendered or key in self._prerendering:
                 return
         styles = self.reader.styles_for_render()

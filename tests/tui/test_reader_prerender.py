@@ -58,8 +58,10 @@ async def test_scrolling_past_messages_lays_out_none_of_them(
     rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Pilot presses keys further apart than a terminal repeats a held key: make the gap
-    # wide enough for these presses to count as a key held down.
+    # wide enough for these presses to count as a key held down, and the wait that tells
+    # a let-go key as long as the rest (Pilot's presses come closer than that).
     monkeypatch.setattr(tui.app, "KEY_REPEAT_GAP", 60.0)
+    monkeypatch.setattr(tui.app, "KEY_RELEASE_WAIT", PRERENDER_DELAY)
     backend = MemoryBackend(inbox_size=20)
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
@@ -72,6 +74,24 @@ async def test_scrolling_past_messages_lays_out_none_of_them(
         uid = cursor_uid(app)
         # Only the message the cursor stopped on was laid out.
         assert len(rendered_uids) == before + 1
+        assert f"Body of {uid}.".encode() in rendered_uids[-1]
+
+
+async def test_a_small_message_is_laid_out_once_a_held_key_is_let_go(
+    rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not after the whole rest: Enter soon after letting go of ``j`` finds it ready."""
+    monkeypatch.setattr(tui.app, "KEY_REPEAT_GAP", 60.0)  # every press is a held key
+    monkeypatch.setattr(tui.app, "PRERENDER_DELAY", 60.0)  # the rest never comes
+    backend = MemoryBackend(inbox_size=5)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.press("down")
+        await pilot.press("down")
+        uid = cursor_uid(app)
+        await pilot.pause(tui.app.KEY_RELEASE_WAIT * 4)
+        assert (1, uid) in app._prerendered
         assert f"Body of {uid}.".encode() in rendered_uids[-1]
 
 
@@ -149,3 +169,22 @@ async def test_a_step_onto_a_big_message_waits_for_rest(
         await pilot.pause(0.3)
         assert len(rendered_uids) == before
         assert (1, cursor_uid(app)) not in app._prerendered
+
+
+async def test_enter_before_the_rest_lays_the_message_out_once(
+    rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-render still waiting for the rest is dropped: the reader's layout is enough."""
+    monkeypatch.setattr(tui.app, "PRERENDER_AT_ONCE_MAX", 10)  # every message is "big"
+    backend = MemoryBackend(inbox_size=5)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)
+        await pilot.press("down")
+        uid = cursor_uid(app)
+        await pilot.press("enter")  # before PRERENDER_DELAY
+        await wait_until(pilot, lambda: app.reader.body_shown)
+        await pilot.pause(PRERENDER_DELAY * 3)
+        body = f"Body of {uid}.".encode()
+        assert sum(body in raw for raw in rendered_uids) == 1

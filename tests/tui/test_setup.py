@@ -305,7 +305,10 @@ async def test_screenshot(tmp_path: Path) -> None:
         )
         await pilot.click("#test-save")
         await wait_until(pilot, lambda: "refused the connection" in _status(app), within=10)
-        await pilot.pause()
+        # The same picture every run: the pointer off the button (no hover colours) and the
+        # button's pressed look over (its active_effect_duration).
+        await pilot.hover(offset=(0, 0))
+        await pilot.pause(app.screen.query_one("#test-save", Button).active_effect_duration * 2)
         written = Path(app.save_screenshot("setup.svg", str(REPO / "screenshots")))
     svg = _fix_svg_ids(written)
     assert "refused the connection" in svg.replace("&#160;", " ")

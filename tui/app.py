@@ -445,6 +445,7 @@ class MailApp(App[None]):
             OrderedDict()
         )
         self._prerendering: dict[MessageKey, asyncio.Future[RenderedMessage]] = {}
+        self._loading_bodies: set[MessageKey] = set()  # the reader is reading (or downloading)
         self.prerender_hits = 0
         """How many messages opened from the pre-rendered cache (tests and benchmarks)."""
         self._first_frame = contextlib.ExitStack()
@@ -645,7 +646,10 @@ class MailApp(App[None]):
             waiting = self.reader.display and not self.reader.body_shown
             # The body may be new or replaced: a layout of the old one is stale.
             self._prerendered.pop((event.folder_id, event.uid), None)
-            if waiting and self._reader_shows(event.folder_id, event.uid):
+            # Not for the reader's own download (storing it announces it): that would lay
+            # the message out twice at once, each layout slowing the other.
+            loading = (event.folder_id, event.uid) in self._loading_bodies
+            if waiting and not loading and self._reader_shows(event.folder_id, event.uid):
                 self._load_body(event.folder_id, event.uid)
         elif isinstance(event, ConnectionState):
             self.status_bar.set_connection(event.account, event.text)
@@ -865,6 +869,8 @@ class MailApp(App[None]):
         await self._show_body(folder_id, uid)
 
     async def _show_body(self, folder_id: int, uid: int) -> None:
+        key = (folder_id, uid)
+        self._loading_bodies.add(key)
         try:
             raw = await self.backend.body(folder_id, uid)
         except Exception as error:
@@ -873,6 +879,8 @@ class MailApp(App[None]):
             if self._reader_shows(folder_id, uid):
                 self.reader.show_error(f"Could not download this message: {describe_error(error)}")
             return
+        finally:
+            self._loading_bodies.discard(key)
         if not self._reader_shows(folder_id, uid):
             return  # the user moved on meanwhile
         if raw is None:

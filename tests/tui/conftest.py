@@ -1,5 +1,5 @@
-"""Fixtures for the TUI tests: a home folder of the test's own, and an opener that records
-its calls instead of opening anything."""
+"""Fixtures for the TUI tests: a home folder of the test's own, an opener that records its
+calls instead of opening anything, and a count of the messages the app lays out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import tui.app
 from tests.tui.helpers import RECORDER
+from tui.widgets.reader import ReaderStyles, RenderedMessage, render_message
 
 
 @pytest.fixture
@@ -31,3 +33,16 @@ def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     command = " ".join(shlex.quote(part) for part in (sys.executable, str(script), str(path)))
     monkeypatch.setenv("MAILTUI_OPENER", command)
     return path
+
+
+@pytest.fixture
+def rendered_uids(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every raw message the app lays out (the app's `render_message`, counted)."""
+    calls: list[bytes] = []
+
+    def counting(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
+        calls.append(raw)
+        return render_message(raw, styles)
+
+    monkeypatch.setattr(tui.app, "render_message", counting)
+    return calls

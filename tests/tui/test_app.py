@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sync.store.events import (
@@ -220,6 +222,29 @@ def test_store_events_translate_to_backend_events() -> None:
     assert backend_event_from_store(BodyStored(3, 7)) == BodyAvailable(3, 7)
     assert backend_event_from_store(ExternalChange()) == MessagesUpdated(None)
     assert backend_event_from_store(OperationsChanged(1)) is None
+
+
+async def test_the_readers_own_download_is_laid_out_once(rendered_uids: list[bytes]) -> None:
+    """Storing a download announces it (BodyAvailable) while the reader still waits for
+    it: that must not start a second layout of the same message beside the reader's."""
+
+    class AnnouncingBackend(MemoryBackend):
+        async def body(self, folder_id: int, uid: int) -> bytes | None:
+            raw = await super().body(folder_id, uid)
+            self.events.publish(BodyAvailable(folder_id, uid))  # as the store does
+            await asyncio.sleep(0.05)  # the event is handled before the download returns
+            return raw
+
+    backend = AnnouncingBackend(inbox_size=3)
+    backend.not_cached.add((1, 3))
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader.body_shown)
+        await pilot.pause(0.3)
+        assert backend.downloads == [(1, 3)]
+        assert sum(b"Body of 3." in raw for raw in rendered_uids) == 1
 
 
 async def test_reader_shows_body_once_it_is_downloaded() -> None:

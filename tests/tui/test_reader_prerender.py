@@ -8,22 +8,8 @@ import tui.app
 from tests.tui.helpers import wait_for_rows, wait_until
 from tests.tui.memory import MemoryBackend
 from tui.app import PRERENDER_DELAY, MailApp
-from tui.widgets.reader import ReaderStyles, RenderedMessage, render_message
 
 SIZE = (110, 30)
-
-
-@pytest.fixture
-def rendered_uids(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every raw message the app lays out (the app's `render_message`, counted)."""
-    calls: list[bytes] = []
-
-    def counting(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
-        calls.append(raw)
-        return render_message(raw, styles)
-
-    monkeypatch.setattr(tui.app, "render_message", counting)
-    return calls
 
 
 def cursor_uid(app: MailApp) -> int:

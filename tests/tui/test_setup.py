@@ -147,6 +147,10 @@ async def test_refused_login_is_explained_on_screen_and_nothing_is_written(
         )
         await pilot.click("#test-save")
         await wait_until(pilot, lambda: "refused the login" in _status(app), within=10)
+        status = _status(app)
+        assert "Authentication failed" in status, status  # the server's words
+        # The explanation is in the widget; the screen shows it once scrolled into view.
+        await wait_until(pilot, lambda: "Authentication failed" in screen_text(app), within=5)
         text = screen_text(app)
         assert "The server refused the login" in text
         assert "Authentication failed" in text  # the server's words

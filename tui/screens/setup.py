@@ -551,7 +551,7 @@ class SetupScreen(Screen[Path | None]):
                 (clean(headline), style), "\n", clean(text, single_line=False, max_length=2000)
             )
         )
-        status.scroll_visible()
+        status.scroll_visible(animate=False)  # over SSH an animation only costs frames
 
     def _show_result(self, result: CheckResult) -> None:
         self._last_result = result
@@ -570,7 +570,7 @@ class SetupScreen(Screen[Path | None]):
             self.query_one("#password-command").focus()
         status = self.query_one("#setup-status", Static)
         status.update(Content.assemble(*parts))
-        status.scroll_visible()
+        status.scroll_visible(animate=False)  # over SSH an animation only costs frames
         pin = self.query_one("#pin", Button)
         pin.display = result.problem in _PINNABLE and result.fingerprint is not None
 

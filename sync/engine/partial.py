@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from sync.imap.types import rfc2231_param
 from sync.mime.message import PLACEHOLDER_HEADER, PartialMessage, is_displayable_text
 
 if TYPE_CHECKING:
@@ -85,9 +86,11 @@ def decoded_size(size: int, encoding: str | None) -> int:
 
 
 def _named(part: BodyStructure) -> bool:
-    # "filename*" and "name*0*" are RFC 2231 spellings the IMAP parser keeps as they came.
-    return any(key.startswith("filename") for key in part.disposition_params) or any(
-        key.startswith("name") for key in part.params
+    # As email's get_filename() sees it in the parser (an empty name still counts), with
+    # the RFC 2231 spellings ("filename*", "name*0*") read by the same function as the list's.
+    return (
+        rfc2231_param(part.disposition_params, "filename") is not None
+        or rfc2231_param(part.params, "name") is not None
     )
 
 

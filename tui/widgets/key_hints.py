@@ -157,34 +157,22 @@ class KeyHints(Widget, can_focus=False):
         base = self.rich_style
         key_style = base + self.get_component_rich_style("key-hints--key")
         text_style = base + self.get_component_rich_style("key-hints--description")
-        dim = Style(dim=True)
         spans: list[tuple[int, int, Hint]] = []
         left: list[Segment] = []  # the focused pane's hints, cut where the palette's begins
         x = 0
         for hint in self._hints:
-            extra = Style() if hint.enabled else dim
-            key_text = f" {hint.display} "
-            text = f"{hint.description} " if hint.description else ""
-            left.append(Segment(key_text, key_style + extra))
-            if text:
-                left.append(Segment(text, text_style + extra))
-            end = x + cell_len(key_text) + cell_len(text)
-            spans.append((x, end, hint))
-            x = end
+            segments, cells = _hint_segments(hint, key_style, text_style)
+            left += segments
+            spans.append((x, x + cells, hint))
+            x += cells
         right: list[Segment] = []
         right_width = 0
         palette = self._palette
         if palette is not None:
             separator = base + self.get_component_rich_style("key-hints--separator")
-            extra = Style() if palette.enabled else dim
-            key_text = f" {palette.display} "
-            text = f"{palette.description} " if palette.description else ""
-            right = [
-                Segment("▏", separator),
-                Segment(key_text, key_style + extra),
-                Segment(text, text_style + extra),
-            ]
-            right_width = 1 + cell_len(key_text) + cell_len(text)
+            segments, cells = _hint_segments(palette, key_style, text_style)
+            right = [Segment("▏", separator), *segments]
+            right_width = 1 + cells
             if right_width > width:
                 right, right_width = [], 0
         room = width - right_width
@@ -209,3 +197,15 @@ class KeyHints(Widget, can_focus=False):
                 else:
                     self.app.bell()
                 return
+
+
+def _hint_segments(hint: Hint, key_style: Style, text_style: Style) -> tuple[list[Segment], int]:
+    """One hint as segments (`` key `` then ``description ``; dimmed when disabled) and its
+    width in cells."""
+    extra = Style() if hint.enabled else Style(dim=True)
+    key_text = f" {hint.display} "
+    segments = [Segment(key_text, key_style + extra)]
+    text = f"{hint.description} " if hint.description else ""
+    if text:
+        segments.append(Segment(text, text_style + extra))
+    return segments, cell_len(key_text) + cell_len(text)

@@ -5,10 +5,11 @@ Run from the repository root: ``python benchmarks/bench_large_message.py [--repe
 Starts a private Dovecot (``sync.dovecot``) in a temporary directory and appends one message:
 a short text part and a 25 MiB attachment (about 34 MB base64). The whole app runs headless
 (``App.run_test``, Pilot) on the real ``StoreBackend`` with ``prefetch = "none"``, talking to
-the server through a loopback relay that counts the bytes the server sends. Each run uses a
-fresh store (so the body is never cached), waits until the engine is live and idle, then
-presses Enter and measures, with ``time.perf_counter``, until the text is in the reader, and
-how many bytes came from the server meanwhile (on the on-demand connection and any other).
+the server through the test rig's loopback proxy (``tests.rig.proxy``), which counts the
+bytes the server sends. Each run uses a fresh store (so the body is never cached), waits
+until the engine is live and idle, then presses Enter and measures, with
+``time.perf_counter``, until the text is in the reader, and how many bytes came from the
+server meanwhile (on the on-demand connection and any other).
 
 Two modes:
 
@@ -53,6 +54,7 @@ from sync.paths import store_path
 from sync.store import Store
 from tests.engine.helpers import config_text
 from tests.rig.device import Device
+from tests.rig.proxy import FaultProxy
 from tui.app import MailApp
 from tui.backend import StoreBackend
 from tui.screens.reader_dialogs import PromptScreen
@@ -74,52 +76,6 @@ def big_message(size: int) -> bytes:
         "Content-Transfer-Encoding: base64\r\n\r\n"
     )
     return head.encode() + encoded + b"--b--\r\n"
-
-
-class Relay:
-    """A loopback TCP relay in front of the server that counts the bytes it sends down."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.down = 0
-        self._server: asyncio.Server | None = None
-        self._pumps: set[asyncio.Task[None]] = set()
-
-    @property
-    def port(self) -> int:
-        """The port clients connect to."""
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def start(self) -> None:
-        """Listen on a free loopback port."""
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        for pump in (self._pump(reader, up_writer, False), self._pump(up_reader, writer, True)):
-            task = asyncio.create_task(pump)
-            self._pumps.add(task)
-            task.add_done_callback(self._pumps.discard)
-
-    async def _pump(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, counted: bool
-    ) -> None:
-        with contextlib.suppress(OSError):
-            while data := await source.read(1 << 16):
-                if counted:
-                    self.down += len(data)
-                sink.write(data)
-                await sink.drain()
-        sink.close()
-
-    async def close(self) -> None:
-        """Stop listening and end every relayed connection."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._pumps):
-            task.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
 
 
 @dataclass
@@ -157,54 +113,50 @@ async def app_on(
         await store.close()
 
 
-async def one_run(user: MailUser, relay: Relay, data_dir: Path, partial: bool) -> Run:
+async def one_run(user: MailUser, relay: FaultProxy, data_dir: Path, partial: bool) -> Run:
     """Open the message once on a fresh store; with ``partial``, then ask to save."""
     async with app_on(user, relay.port, data_dir) as (app, pilot):
         reader = app.reader
-        before = relay.down
+        before = relay.bytes_down
         start = time.perf_counter()
         await pilot.press("enter")
         while TEXT not in reader.body_text:
             await pilot.pause(0.001)
-        run = Run(time.perf_counter() - start, relay.down - before)
+        run = Run(time.perf_counter() - start, relay.bytes_down - before)
         if partial:
-            before = relay.down
+            before = relay.bytes_down
             start = time.perf_counter()
             await pilot.press("s")
             while not isinstance(app.screen, PromptScreen):
                 await pilot.pause(0.001)
             run.save_seconds = time.perf_counter() - start
-            run.save_bytes = relay.down - before
+            run.save_bytes = relay.bytes_down - before
             await pilot.press("escape")
     return run
 
 
-async def open_uncached(user: MailUser, relay: Relay, data_dir: Path) -> Run:
+async def open_uncached(user: MailUser, relay: FaultProxy, data_dir: Path) -> Run:
     """Open the newest message of ``user`` once on a fresh store: Enter to the body shown."""
     async with app_on(user, relay.port, data_dir) as (app, pilot):
-        before = relay.down
+        before = relay.bytes_down
         start = time.perf_counter()
         await pilot.press("enter")
         while not app.reader.body_shown:
             await pilot.pause(0.001)
-        return Run(time.perf_counter() - start, relay.down - before)
+        return Run(time.perf_counter() - start, relay.bytes_down - before)
 
 
 async def measure_typical(
     server: DovecotServer, cases: list[tuple[str, MailUser]], base: Path, repeat: int
 ) -> dict[str, list[Run]]:
     """Open each case's message ``repeat`` times, uncached, the cases taking turns."""
-    relay = Relay(server.host, server.imap_port)
-    await relay.start()
     runs: dict[str, list[Run]] = {name: [] for name, _ in cases}
-    try:
+    with FaultProxy(server.host, server.imap_port) as relay:
         for index in range(repeat):
             for name, user in cases:
                 data_dir = base / f"typical-{user.username}-{index}"
                 data_dir.mkdir()
                 runs[name].append(await open_uncached(user, relay, data_dir))
-    finally:
-        await relay.close()
     return runs
 
 
@@ -233,18 +185,16 @@ def typical(server: DovecotServer, base: Path, repeat: int) -> None:
 
 async def measure(server: DovecotServer, user: MailUser, data_dirs: list[Path]) -> list[Run]:
     """Open the message once per data directory, alternating partial and whole."""
-    relay = Relay(server.host, server.imap_port)
-    await relay.start()
     threshold = bodies.PARTIAL_THRESHOLD
     runs: list[Run] = []
     try:
-        for index, data_dir in enumerate(data_dirs):
-            partial = index % 2 == 0
-            bodies.PARTIAL_THRESHOLD = threshold if partial else sys.maxsize
-            runs.append(await one_run(user, relay, data_dir, partial))
+        with FaultProxy(server.host, server.imap_port) as relay:
+            for index, data_dir in enumerate(data_dirs):
+                partial = index % 2 == 0
+                bodies.PARTIAL_THRESHOLD = threshold if partial else sys.maxsize
+                runs.append(await one_run(user, relay, data_dir, partial))
     finally:
         bodies.PARTIAL_THRESHOLD = threshold
-        await relay.close()
     return runs
 
 

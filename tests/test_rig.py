@@ -418,8 +418,11 @@ def test_proxy_passes_large_transfers_intact(proxy: FaultProxy, mail_user: MailU
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     assert conn.append("INBOX", None, None, raw)[0] == "OK"
     conn.select("INBOX")
+    before = proxy.bytes_down
     typ, data = conn.uid("FETCH", "1", "(BODY.PEEK[])")
     assert typ == "OK" and isinstance(data[0], tuple) and data[0][1] == raw
+    # What the server sent for the FETCH: the message and a little framing, counted once.
+    assert len(raw) < proxy.bytes_down - before < len(raw) + 200
     conn.logout()
 
 

@@ -9,6 +9,8 @@ delay, chunks are not serialised behind each other). Controls, callable from any
 - ``stall(True)``: stop moving bytes in both directions but keep the sockets open (a dead link
   that TCP has not noticed yet); ``stall(False)`` delivers what was held;
 - ``set_latency(s)``: hold every chunk ``s`` seconds in each direction (a round trip costs 2 s).
+
+``bytes_down`` counts what the server sent, for measuring what a download costs.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class FaultProxy:
         self._refusing = False
         self._closing = False
         self.accepted = 0  # connections accepted since start (also refused ones)
+        self.bytes_down = 0  # bytes read from the server since start (what a link pays)
         self._thread = threading.Thread(
             target=self._run, name=f"FaultProxy:{self.port}", daemon=True
         )
@@ -235,6 +238,8 @@ class FaultProxy:
                 return
             due = time.monotonic() + self._latency
             if data:
+                if pipe is conn.down:
+                    self.bytes_down += len(data)
                 pipe.queue.append((due, data))
                 pipe.queued += len(data)
             else:

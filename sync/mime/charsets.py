@@ -24,6 +24,7 @@ __all__ = [
     "decode_encoded_words",
     "decode_header_bytes",
     "decode_text",
+    "first_charset_label",
     "lenient_b64decode",
     "lenient_qp_decode",
     "lookup_charset",
@@ -471,6 +472,13 @@ _LANGUAGE_CHARSETS: dict[str, tuple[str, ...]] = {
     "ko": ("euc-kr",),
 }
 _HINT_SCAN = 64 * 1024
+
+
+def first_charset_label(raw: bytes) -> str | None:
+    """The first ``charset`` parameter a raw message names in its first 64 KiB: the label
+    raw 8-bit headers are most likely written in (see :func:`decode_header_bytes`)."""
+    match = _HINT_CHARSET.search(raw, 0, min(len(raw), _HINT_SCAN))
+    return match.group(1).decode("ascii") if match else None
 
 
 def charset_hints(raw: bytes) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from sync.mime.charsets import (
     decode_encoded_words,
     decode_header_bytes,
     decode_text,
+    first_charset_label,
     lenient_b64decode,
     lenient_qp_decode,
 )
@@ -317,7 +318,6 @@ _COMPAT_PARSER = email.parser.HeaderParser(policy=email.policy.compat32)
 # continuation, or an mbox "From " line. The first other line ends the header block.
 _HEADER_LINE = re.compile(rb"(?:[\x21-\x39\x3b-\x7e]+[ \t]*:|[ \t]|From )[^\n]*(?:\n|\Z)")
 _LINE_END = re.compile(rb"\r?\n")
-_CHARSET_HINT = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 _GUESS_BOUNDARY = re.compile(rb"^--([^\s]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 _TOKEN = re.compile(r"[A-Za-z0-9_.+-]+")
 _META_CHARSET = re.compile(
@@ -414,8 +414,7 @@ class _Parser:
         self.sources: list[str] = []
         self.has_html_alternative = False
         self.has_plain_alternative = False
-        hint = _CHARSET_HINT.search(raw, 0, min(len(raw), 64 * 1024))
-        self.fallback_charset = hint.group(1).decode("ascii") if hint else None
+        self.fallback_charset = first_charset_label(raw)
         # Charsets named elsewhere in the message help detect an unlabelled text part.
         self.charset_hints = charset_hints(raw)
 

@@ -1,7 +1,7 @@
 PYTHON ?= python3
-SOURCES = sync tui tests benchmarks
+SOURCES = sync tui tests benchmarks scripts/screenshots.py
 
-.PHONY: check format-check lint types imports test format
+.PHONY: check format-check lint types imports test format screenshots
 
 ## check: everything CI runs (format, lint, types, the import rule, tests)
 check: format-check lint types imports test
@@ -13,7 +13,7 @@ lint:
 	$(PYTHON) -m ruff check $(SOURCES)
 
 types:
-	$(PYTHON) -m mypy --strict sync tui tests
+	$(PYTHON) -m mypy --strict sync tui tests scripts/screenshots.py
 
 ## imports: `sync` must never import textual or tui
 imports:
@@ -25,3 +25,7 @@ test:
 format:
 	$(PYTHON) -m ruff format $(SOURCES)
 	$(PYTHON) -m ruff check --fix $(SOURCES)
+
+## screenshots: redraw the README's pictures in screenshots/ (the snapshot tests' scenes)
+screenshots:
+	$(PYTHON) scripts/screenshots.py

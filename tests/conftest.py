@@ -19,6 +19,15 @@ from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep pytest-textual-snapshot's failure report out of the tree (a run writes nothing
+    there): its default is ``snapshot_report.html`` in the working directory."""
+    if getattr(config.option, "snapshot_report", None) == "snapshot_report.html":
+        config.option.snapshot_report = str(
+            Path(tempfile.gettempdir()) / "mailtui-snapshot-report.html"
+        )
+
+
 def _start_server(reduced: bool) -> Iterator[DovecotServer]:
     # mkdtemp is 0700; Dovecot's mail processes (uid 8 when we are root) must traverse it.
     base = Path(tempfile.mkdtemp(prefix="mailtui-dovecot-"))

@@ -20,13 +20,13 @@ from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
 from tests.tui.helpers import screen_text, wait_for_rows, wait_until
 from tests.tui.memory import MemoryBackend
+from tests.tui.scenes import QUEUE
 from tests.tui.test_backend import list_row, running_app, shown
 from tui.app import ConnectionState, MailApp, OperationsState, QueueItem
 from tui.backend import StoreBackend
 from tui.screens.queue import ConfirmDiscard, QueueScreen, describe_wait
 
 SIZE = (120, 34)
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
 CONTROL = ("\x1b", "\x9b", "\x07", "\u202e", "\x00")
 
 
@@ -235,24 +235,13 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def test_queue_screenshot(utc: None) -> None:
-    """The queue view: a change the server refused (with its words and the keys that apply),
-    one held back by a temporary failure with its next try, and a message waiting to be sent."""
-    now = 1_790_000_000.0
-    backend = _backend(now)
-    app = MailApp(backend)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for_rows(pilot, app.message_list)
-        backend.publish_queue()
-        # Opened the way the app opens it, with a fixed clock for the countdown.
-        app.push_screen(QueueScreen(backend, clock=lambda: now))
-        queue = _queue(app)
-        await wait_until(pilot, lambda: queue.loaded)
-        await pilot.pause()
-        text = screen_text(app)
-        assert "next try in 10 min" in text and "Waiting for the server" in text
-        SCREENSHOTS.mkdir(exist_ok=True)
-        app.save_screenshot(filename="queue.svg", path=str(SCREENSHOTS))
-        assert (SCREENSHOTS / "queue.svg").stat().st_size > 10_000
+    """screenshots/queue.svg's scene (``make screenshots`` draws it): the queue view with a
+    change the server refused (with its words and the keys that apply), one held back by a
+    temporary failure with its next try, and a message waiting to be sent."""
+    app = QUEUE.make_app()
+    async with app.run_test(size=QUEUE.size) as pilot:
+        text = await QUEUE.drive(pilot)
+    assert "next try in 10 min" in text and "Waiting for the server" in text
 
 
 async def test_refused_move_in_the_queue_view_on_a_real_server(

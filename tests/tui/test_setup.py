@@ -7,7 +7,6 @@ shows.
 
 from __future__ import annotations
 
-import re
 import shlex
 import socket
 import ssl
@@ -24,9 +23,9 @@ from sync.config import load_config
 from sync.dovecot import MailUser
 from sync.setup_check import format_fingerprint
 from tests.tui.helpers import focused_id, screen_text, wait_until
+from tests.tui.scenes import SETUP
 from tui.screens.setup import SetupApp, SetupScreen
 
-REPO = Path(__file__).resolve().parents[2]
 SIZE = (110, 46)
 
 
@@ -279,40 +278,14 @@ async def test_form_problems_are_shown_at_their_field_before_any_test(tmp_path: 
     assert not path.exists()
 
 
-def _fix_svg_ids(path: Path) -> str:
-    """Give the SVG a fixed element id and return its text.
-
-    Rich derives the ids from a hash that differs between runs even for the same picture; a
-    fixed id keeps the file byte-identical, so git sees no change.
-    """
-    svg = re.sub(r"terminal-\d+", "terminal-mailtui-setup", path.read_text(encoding="utf-8"))
-    path.write_text(svg, encoding="utf-8")
-    return svg
-
-
-async def test_screenshot(tmp_path: Path) -> None:
-    """screenshots/setup.svg: the setup form filled in for me@example.org, after "Test and save"
-    found nothing listening on the chosen port: the explanation under the buttons.
+async def test_screenshot() -> None:
+    """screenshots/setup.svg's scene (``make screenshots`` draws it): the setup form filled in
+    for me@example.org, after "Test and save" found nothing listening on the chosen port: the
+    explanation under the buttons.
 
     Port 1 on this computer keeps the picture the same on every run (no random test port).
     """
-    app = SetupApp(Path("~/.config/mailtui/config.toml"))
-    async with app.run_test(size=(100, 40)) as pilot:
-        await _fill(
-            pilot,
-            email="me@example.org",
-            display_name="Me",
-            imap_host="localhost",
-            imap_port="1",
-            imap_security="none",
-            password_command="pass show mail/me",
-        )
-        await pilot.click("#test-save")
-        await wait_until(pilot, lambda: "refused the connection" in _status(app), within=10)
-        # The same picture every run: the pointer off the button (no hover colours) and the
-        # button's pressed look over (its active_effect_duration).
-        await pilot.hover(offset=(0, 0))
-        await pilot.pause(app.screen.query_one("#test-save", Button).active_effect_duration * 2)
-        written = Path(app.save_screenshot("setup.svg", str(REPO / "screenshots")))
-    svg = _fix_svg_ids(written)
-    assert "refused the connection" in svg.replace("&#160;", " ")
+    app = SETUP.make_app()
+    async with app.run_test(size=SETUP.size) as pilot:
+        text = await SETUP.drive(pilot)
+    assert "refused the connection" in text

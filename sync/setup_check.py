@@ -1,7 +1,7 @@
 """First-run setup, headless: guess an account's settings, test its login, write the config.
 
 The setup screen (``tui/screens/setup.py``) collects an :class:`AccountDraft`; this module turns
-it into config text with a tiny TOML writer that escapes every string (:func:`render_config`),
+it into config text with tomli-w, which escapes every string and key (:func:`render_config`),
 validates that text with ``sync.config.parse_config`` (so what is tested is exactly what is
 written), tests the login the way the sync engine logs in (:func:`check_login`) and writes the
 file atomically, private to the user (:func:`write_config`).
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Final
+
+import tomli_w
 
 from sync.clean import clean_text
 from sync.config import (
@@ -87,7 +89,6 @@ _NO_SUCH_NAME: Final = frozenset(
     if code is not None
 )
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SLUG_CHARS = re.compile(r"[^A-Za-z0-9_.@+-]+")
 
 
@@ -225,61 +226,40 @@ def suggest_smtp_host(imap_host: str) -> str:
 
 # --- the config text ---
 
-_TOML_ESCAPES: Final = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
+
+def _refuse_surrogates(value: str) -> None:
+    # A lone surrogate is no text: it cannot be encoded into the UTF-8 file (tomli-w would
+    # write it into the string and the write would fail half-way).
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+        raise ValueError("a lone surrogate cannot be written to a TOML file")
 
 
 def toml_string(value: str) -> str:
     """Return ``value`` as a TOML basic string, every character that needs it escaped.
 
     TOML 1.0 (Strings): the quotation mark, the backslash and control characters other than
-    tab (U+0000-U+001F, U+007F) must be escaped. Lone surrogates are not text: ValueError.
+    tab (U+0000-U+001F, U+007F) must be escaped; tomli-w does it. Lone surrogates are not
+    text: ValueError.
     """
-    out: list[str] = []
-    for char in value:
-        code = ord(char)
-        if char in _TOML_ESCAPES:
-            out.append(_TOML_ESCAPES[char])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise ValueError("a lone surrogate cannot be written to a TOML file")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
+    _refuse_surrogates(value)
+    line = tomli_w.dumps({"v": value})  # 'v = "..."\n'
+    return line[len("v = ") : -1]
 
 
 def render_config(draft: AccountDraft) -> str:
     """Return the config file text for ``draft``: one ``[accounts.NAME]`` table.
 
-    Every string goes through :func:`toml_string`; keys left at their default are not written,
-    so the file stays short and defaults can improve later. Validate the result with
-    ``sync.config.parse_config`` (:func:`draft_config` does both).
+    tomli-w writes the table (every string and key escaped or quoted as TOML needs); keys left
+    at their default are not written, so the file stays short and defaults can improve later.
+    Validate the result with ``sync.config.parse_config`` (:func:`draft_config` does both).
+    Raises ValueError for text that cannot be written (a lone surrogate).
     """
-    lines = [
-        "# mailtui config, written by the setup screen. Reference: docs/config.md",
-        f"[accounts.{_toml_key(draft.account)}]",
-    ]
+    account: dict[str, str | int | bool] = {}
 
     def put(key: str, value: str | int | bool) -> None:
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int):
-            text = str(value)
-        else:
-            text = toml_string(value)
-        lines.append(f"{key} = {text}")
+        if isinstance(value, str):
+            _refuse_surrogates(value)
+        account[key] = value
 
     put("email", draft.email.strip())
     if draft.display_name.strip():
@@ -304,7 +284,9 @@ def render_config(draft: AccountDraft) -> str:
         put("smtp_host", draft.smtp_host.strip())
         put("smtp_port", draft.smtp_port or default_smtp_port(draft.smtp_security))
         put("smtp_security", draft.smtp_security)
-    return "\n".join(lines) + "\n"
+    _refuse_surrogates(draft.account)
+    header = "# mailtui config, written by the setup screen. Reference: docs/config.md\n"
+    return header + tomli_w.dumps({"accounts": {draft.account: account}})
 
 
 def draft_config(draft: AccountDraft, path: Path) -> tuple[str, Config]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import signal
-from typing import Any, Final
+from typing import Final
 
 from sync.clean import clean_text
 from sync.config import PasswordSource
@@ -114,10 +113,13 @@ async def _from_keyring(source: PasswordSource) -> str:
     user = source.keyring_user or source.account
     what = f"account {source.account!r}: keyring (service {service!r}, user {user!r})"
     try:
-        keyring: Any = importlib.import_module("keyring")
+        # Imported here, not at the top: keyring is the optional extra ``mailtui[keyring]``,
+        # and importing it loads its back ends (D-Bus and more), which no other path needs.
+        import keyring
     except ImportError:
         raise CredentialError(
-            f"{what}: keyring = true needs the optional 'keyring' package (pip install keyring)"
+            f"{what}: keyring = true needs the optional 'keyring' package "
+            "(pip install 'mailtui[keyring]')"
         ) from None
     try:
         # Keyring back ends block (D-Bus, a GUI prompt): keep them off the event loop.

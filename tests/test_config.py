@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import stat
@@ -498,15 +497,6 @@ async def test_command_timeout_kills_the_pipeline() -> None:
         # `cat` keeps stdout open after the shell is gone: only a group kill ends it.
         await resolve_secret(command_source("sleep 30 | cat"), time_limit=0.3)
     assert time.monotonic() - started < 5
-
-
-@pytest.mark.skipif(importlib.util.find_spec("keyring") is not None, reason="keyring is installed")
-async def test_keyring_without_package() -> None:
-    source = PasswordSource(
-        "keyring", account="work", keyring_service="mailtui", keyring_user="work"
-    )
-    with pytest.raises(CredentialError, match="pip install keyring"):
-        await resolve_secret(source)
 
 
 # -- logging -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 PYTHON ?= python3
 SOURCES = sync tui tests benchmarks scripts/screenshots.py
 
-.PHONY: check format-check lint types imports test format screenshots
+.PHONY: check format-check lint types imports test format screenshots lock
 
 ## check: everything CI runs (format, lint, types, the import rule, tests)
 check: format-check lint types imports test
@@ -29,3 +29,8 @@ format:
 ## screenshots: redraw the README's pictures in screenshots/ (the snapshot tests' scenes)
 screenshots:
 	$(PYTHON) scripts/screenshots.py
+
+## lock: re-pin requirements/ci.lock (what scripts/test installs) from pyproject's runtime + dev
+lock:
+	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" -q -o requirements/ci.lock

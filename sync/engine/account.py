@@ -227,6 +227,8 @@ class AccountSync:
         self._went_online = False
         self._pass_done = asyncio.Event()
         self._watching = asyncio.Event()
+        # Set while the viewed folder's own IDLE listens (servers without NOTIFY).
+        self._watching_viewed = asyncio.Event()
         self._replay_due: float | None = None
 
     # -- state -------------------------------------------------------------------------------
@@ -261,6 +263,7 @@ class AccountSync:
         """Tell the engine which folder the user looks at (it IDLEs there without NOTIFY)."""
         if folder_id != self._viewed:
             self._viewed = folder_id
+            self._watching_viewed.clear()
             self._viewed_changed.set()
 
     # -- connections -------------------------------------------------------------------------
@@ -482,6 +485,10 @@ class AccountSync:
         await self._pass_done.wait()
         await self._watching.wait()
 
+    async def wait_watching_viewed(self) -> None:
+        """Wait until the folder given to ``watch`` has its own IDLE listening (no NOTIFY)."""
+        await self._watching_viewed.wait()
+
     async def _next_job(self) -> int:
         job = await self._jobs.get()
         self._queued.discard(job)
@@ -575,10 +582,13 @@ class AccountSync:
                     mailbox = decode_mailbox(folder.name)
                     await client.select(mailbox, readonly=True)
                     async with asyncio.TaskGroup() as tasks:
-                        idler = tasks.create_task(self._idle_forever(client, heard, mailbox))
+                        idler = tasks.create_task(
+                            self._idle_forever(client, heard, mailbox, self._watching_viewed)
+                        )
                         await self._viewed_changed.wait()  # the user moved to another folder
                         idler.cancel()
             finally:
+                self._watching_viewed.clear()
                 await client.close()
 
     async def _idle_forever(

@@ -135,6 +135,23 @@ async def converge(store: Store, device: Device, limit: float = 20.0) -> float:
     return loop.time() - started
 
 
+async def open_when_created(path: Path, within: float = 20.0) -> Store:
+    """Open the store another process (``mailtui sync``) creates, once it can be opened.
+
+    Until that process has created and migrated it, opening fails; retried until ``within``
+    seconds have passed.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            return await Store.open(path)
+        except Exception:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)  # the other process is still creating it
+
+
 async def start_mailtui_sync(config: Path) -> asyncio.subprocess.Process:
     """Start ``mailtui sync`` (live) in a subprocess, as a user would run it beside a TUI."""
     return await asyncio.create_subprocess_exec(

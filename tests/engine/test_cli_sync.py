@@ -11,7 +11,13 @@ from pathlib import Path
 
 from sync.dovecot import MailUser
 from sync.store import Store
-from tests.engine.helpers import converge, server_state, start_mailtui_sync, write_config
+from tests.engine.helpers import (
+    converge,
+    open_when_created,
+    server_state,
+    start_mailtui_sync,
+    write_config,
+)
 from tests.engine.test_sync_once import HOSTILE_SUBJECTS
 from tests.rig.corpus import make_message, seed_maildir
 from tests.rig.device import Device
@@ -83,14 +89,10 @@ async def test_live_subprocess_changes_reach_the_store_and_sigterm_stops_it(
     store: Store | None = None
     try:
         # Another process reads the same store, as the TUI does while `mailtui sync` runs.
-        async with asyncio.timeout(20):
-            while store is None:
-                try:
-                    store = await Store.open(tmp_path / "mailtui.sqlite3")
-                except Exception:
-                    await asyncio.sleep(0.1)
+        store = await open_when_created(tmp_path / "mailtui.sqlite3")
         await converge(store, device)
-        await asyncio.sleep(1.0)  # let the watcher settle into IDLE
+        # No wait for IDLE here: the watcher subscribes (NOTIFY) before the first pass, so a
+        # change made the moment the pass ends is heard as soon as one made later.
         device.append("Archive", make_message(2, subject="from the phone"))
         device.add_flags("INBOX", device.uids("INBOX"), ["\\Seen"])
         assert await converge(store, device, limit=5) < 1.5

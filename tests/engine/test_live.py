@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from sync.store import Store
 from tests.engine.helpers import config_for, converge, running_live
 from tests.rig.corpus import make_message
 from tests.rig.device import Device
+from tests.waits import eventually
 
 LATENCY_LIMIT = 1.0
 
@@ -33,7 +33,7 @@ async def live(
     account_sync = AccountSync(config.accounts[0], store, settings)
     states = account_sync.events.subscribe()
     async with running_live(account_sync):
-        await _until(lambda: _online(states), limit=10)
+        await eventually(lambda: _online(states), within=10, what="online")
         await asyncio.wait_for(account_sync.wait_live(), timeout=10)
         await converge(store, any_device, limit=10)
         yield account_sync
@@ -48,17 +48,6 @@ async def _online(states: object) -> bool:
         if isinstance(event, ConnectionStateChanged) and event.phase == ConnectionPhase.ONLINE:
             return True
     return False
-
-
-async def _until(check: Callable[[], Awaitable[bool]], limit: float) -> float:
-    """Poll ``check`` until true; return the seconds it took, fail after ``limit`` seconds."""
-    start = time.monotonic()
-    while True:
-        if await check():
-            return time.monotonic() - start
-        if time.monotonic() - start > limit:
-            raise AssertionError(f"not reached within {limit} s")
-        await asyncio.sleep(0.02)
 
 
 async def _assert_reaches_store(store: Store, device: Device) -> None:
@@ -99,20 +88,22 @@ async def test_folder_changes_arrive_live(
         return name not in await names()
 
     any_device.create_folder("Receipts")
-    assert await _until(lambda: has("Receipts"), limit=5) < LATENCY_LIMIT
+    assert await eventually(lambda: has("Receipts"), what="has Receipts") < LATENCY_LIMIT
     any_device.append("Receipts", make_message(20))
     await _assert_reaches_store(store, any_device)
     folder = next(f for f in await store.folders() if f.display_name == "Receipts")
 
     any_device.rename_folder("Receipts", "Receipts 2026")
-    assert await _until(lambda: has("Receipts 2026"), limit=5) < LATENCY_LIMIT
-    await _until(lambda: lacks("Receipts"), limit=5)
+    assert await eventually(lambda: has("Receipts 2026"), what="has Receipts 2026") < LATENCY_LIMIT
+    await eventually(lambda: lacks("Receipts"), what="lacks Receipts")
     renamed = next(f for f in await store.folders() if f.display_name == "Receipts 2026")
     assert renamed.id == folder.id, "a rename keeps the folder and its messages"
     await _assert_reaches_store(store, any_device)
 
     any_device.delete_folder("Receipts 2026")
-    assert await _until(lambda: lacks("Receipts 2026"), limit=5) < LATENCY_LIMIT
+    assert (
+        await eventually(lambda: lacks("Receipts 2026"), what="Receipts 2026 gone") < LATENCY_LIMIT
+    )
 
 
 async def test_new_mail_is_announced(live: AccountSync, any_device: Device) -> None:
@@ -126,7 +117,7 @@ async def test_new_mail_is_announced(live: AccountSync, any_device: Device) -> N
                     return True
             return False
 
-        assert await _until(announced, limit=5) < LATENCY_LIMIT
+        assert await eventually(announced, what="NewMail announced") < LATENCY_LIMIT
     finally:
         events.close()
 
@@ -148,6 +139,6 @@ async def test_viewed_folder_is_watched_without_notify(
             await asyncio.wait_for(account_sync.wait_live(), timeout=10)
             archive = next(f for f in await store.folders() if f.name == "Archive")
             account_sync.watch(archive.id)
-            await asyncio.sleep(0.5)  # the viewed-folder connection settles into IDLE
+            await asyncio.wait_for(account_sync.wait_watching_viewed(), timeout=10)
             device.add_flags("Archive", device.uids("Archive"), ["\\Flagged"])
             assert await converge(store, device, limit=5) < LATENCY_LIMIT

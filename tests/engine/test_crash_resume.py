@@ -89,7 +89,7 @@ async def test_kill_at_random_moments(
     config = write_config(mail_user, tmp_path)
     for _ in range(6):
         child = _child(config)
-        await asyncio.sleep(rng.uniform(0.2, 1.2))
+        await asyncio.sleep(rng.uniform(0.2, 1.2))  # a random moment of the sync to kill
         if child.poll() is None:
             child.kill()
         child.communicate(timeout=60)

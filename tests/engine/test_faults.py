@@ -79,7 +79,7 @@ async def test_cut_during_idle_then_remote_changes(
         await converge(store, any_device)
         any_proxy.stall(True)  # a dead link first: nothing moves, nothing is closed
         any_device.append("INBOX", make_message(2))
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # the link stays dead for a while before it is cut
         any_proxy.cut()
         any_proxy.stall(False)
         any_device.add_flags("INBOX", any_device.uids("INBOX")[:1], ["\\Flagged"])

@@ -50,7 +50,7 @@ async def test_commit_from_a_second_store_is_noticed(store: Store, tmp_path: Pat
                 # Our own commits are not external.
                 async with store.write() as w:
                     await w.upsert_messages(folder, [record(1)])
-                await asyncio.sleep(0.15)
+                await asyncio.sleep(0.15)  # several watch intervals: none may report
                 assert not any(
                     isinstance(event, ExternalChange)
                     for event in iter(subscription.get_nowait, None)
@@ -91,7 +91,7 @@ async def test_writers_in_two_connections_wait_for_each_other(store: Store) -> N
             async with other.write() as w:
                 await w.upsert_messages(folder, [record(1)])
                 holding.set()
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # hold the write lock while the other waits
 
         async def write_meanwhile() -> None:
             await holding.wait()
@@ -109,7 +109,7 @@ async def test_writers_in_two_connections_wait_for_each_other(store: Store) -> N
 async def test_watch_external_returns_when_the_store_closes(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "s.sqlite3")
     watcher = asyncio.create_task(store.watch_external(interval=0.01))
-    await asyncio.sleep(0.03)
+    await asyncio.sleep(0.03)  # the watcher is polling when the store closes under it
     await store.close()
     await asyncio.wait_for(watcher, 1)
     assert watcher.result() is None

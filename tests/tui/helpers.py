@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App
+from textual.command import Command, CommandList, CommandPalette
 from textual.pilot import Pilot
 
 from tui.widgets.message_list import MessageList
@@ -50,6 +51,20 @@ async def wait_until(
         if condition():
             return
     raise AssertionError("condition not reached")
+
+
+def palette_offers(app: App[Any], title: str) -> bool:
+    """Whether the command palette is open with ``title`` in its highlighted command."""
+    palette = app.screen
+    if not isinstance(palette, CommandPalette):
+        return False
+    results = palette.query_one(CommandList)
+    if results.highlighted is None:
+        return False
+    option = results.get_option_at_index(results.highlighted)
+    if not isinstance(option, Command):
+        return False
+    return title in (option.hit.text or str(option.prompt))
 
 
 def focused_id(app: App[Any]) -> str | None:

@@ -14,7 +14,13 @@ from sync.store.events import (
     MessagesChanged,
     OperationsChanged,
 )
-from tests.tui.helpers import focused_id, screen_text, wait_for_rows, wait_until
+from tests.tui.helpers import (
+    focused_id,
+    palette_offers,
+    screen_text,
+    wait_for_rows,
+    wait_until,
+)
 from tests.tui.memory import MemoryBackend, MemoryMessage
 from tui.app import (
     BodyAvailable,
@@ -190,7 +196,7 @@ async def test_command_palette_runs_list_actions() -> None:
         await wait_for_rows(pilot, ml)
         await pilot.press("ctrl+p")
         await pilot.press(*"Archive")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: palette_offers(app, "Archive"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: backend.performed)
         assert backend.performed[-1].action == "archive"
@@ -208,7 +214,7 @@ async def test_command_palette_offers_reader_actions_while_a_message_is_open() -
         await wait_until(pilot, lambda: app.reader.body_shown)
         await pilot.press("ctrl+p")
         await pilot.press(*"Source")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: palette_offers(app, "Source"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.reader.source_shown)
 
@@ -242,7 +248,7 @@ async def test_the_readers_own_download_is_laid_out_once(rendered_uids: list[byt
         await wait_for_rows(pilot, app.message_list)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.reader.body_shown)
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # a second layout, if one were started, would land in this time
         assert backend.downloads == [(1, 3)]
         assert sum(b"Body of 3." in raw for raw in rendered_uids) == 1
 

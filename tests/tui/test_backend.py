@@ -25,10 +25,11 @@ from sync.engine.lock import AccountLock
 from sync.paths import store_path
 from sync.sample_mail import make_message
 from sync.store import Store
-from tests.engine.helpers import config_for, config_text
+from tests.engine.helpers import config_for, config_text, converge, open_when_created
 from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
 from tests.tui.helpers import screen_lines, screen_text, wait_until
+from tests.waits import eventually
 from tui.app import Backend, MailApp
 from tui.backend import StoreBackend, new_mail_environment
 from tui.run import run_interface
@@ -258,7 +259,10 @@ async def test_new_mail_notifies_and_runs_the_hook_without_a_shell(
         await wait_until(pilot, lambda: device.uids("Trash"), within=5)
         await pilot.press("m", *"Proj", "enter")
         await wait_until(pilot, lambda: device.uids("Projects"), within=5)
-        await pilot.pause(1.0)  # time for the engine to see both folders change
+        # Until the store equals the server, the engine has not yet synced the arrivals in
+        # Trash and Projects that it could mistake for news.
+        await converge(backend.store, device, limit=10)
+        await pilot.pause()
         assert not shown(app, "New mail") and not out.exists()
         subject = f"Hi $(touch {marker}); `touch {marker}` ' \""
         await asyncio.to_thread(device.append, "INBOX", make_message(5, subject=subject))
@@ -285,8 +289,18 @@ async def test_run_interface_from_start_to_signal(
     device.append("INBOX", make_message(1, subject="Synced by the real entry point"))
     config = config_for(mail_user, tmp_path)
 
+    async def synced_in_inbox() -> list[str]:
+        watcher = await open_when_created(store_path(tmp_path))
+        try:
+            folders = [f for f in await watcher.folders() if f.name == "INBOX"]
+            rows = await watcher.page(folders[0].id, after=None) if folders else []
+            return [row.subject for row in rows]
+        finally:
+            await watcher.close()
+
     async def terminate_soon() -> None:
-        await asyncio.sleep(1.5)
+        # Quit once the engine has synced the message (read through a second connection).
+        await eventually(synced_in_inbox, within=20, what="the message synced", every=0.1)
         signal.raise_signal(signal.SIGTERM)  # run_interface turns it into a clean quit
 
     status = await run_interface(config, background=[("terminate", terminate_soon)], headless=True)

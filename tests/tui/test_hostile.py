@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tests.tui.helpers import screen_lines, wait_for_rows
+from tests.tui.helpers import screen_lines, wait_for_rows, wait_until
 from tests.tui.memory import BASE_TIME, MemoryBackend, MemoryMessage
 from tui.app import MailApp
 from tui.text import as_text, clean, fit_cells, mail_content, mail_text
@@ -81,10 +81,7 @@ async def test_hostile_subjects_render_as_plain_text() -> None:
 
         # The reader shows the hostile subject and body inertly too.
         await pilot.press("j", "j", "j", "enter")
-        for _ in range(100):
-            await pilot.pause(0.01)
-            if app.reader.body_text:
-                break
+        await wait_until(pilot, lambda: app.reader.body_text)
         assert "body title]0;pwned set" in app.reader.body_text
         screen = "\n".join(screen_lines(app))
         assert "Subject: title]0;pwned set" in screen

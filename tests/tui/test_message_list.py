@@ -199,7 +199,7 @@ async def test_source_errors_are_reported_and_the_app_stays_up() -> None:
         source = _BrokenSource()
         ml.set_source(source)
         await wait_until(pilot, lambda: app._notifications)
-        await pilot.pause(0.2)
+        await pilot.pause(0.2)  # repaints happen meanwhile; they must not retry the read
         assert source.page_calls <= 2  # first page + one keyset read; repaints do not retry
         assert "disk I/O error" in next(iter(app._notifications)).message
         assert app.is_running

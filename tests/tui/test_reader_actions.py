@@ -250,7 +250,7 @@ async def test_link_shows_its_real_target_and_warning_before_opening(
         assert "opens only http, https and mailto" in shown(app)
         await pilot.press("y")
         await pilot.press("escape")
-        await pilot.pause(0.2)
+        await pilot.pause(0.2)  # the javascript: link must not reach the opener meanwhile
         assert len(calls(record)) == 1
 
 

@@ -80,13 +80,13 @@ async def test_backspace_edits_and_other_keys_cancel(record: Path) -> None:
         await pilot.press("4", "q")
         assert link_line(app) == "" and app.reader.display
         await pilot.press("enter")
-        await pilot.pause(0.1)
+        await pilot.pause(0.1)  # nothing may open in this time
         assert not isinstance(app.screen, ChoiceScreen)
 
         await pilot.press("9", "9", "enter")
         await wait_until(pilot, lambda: "There is no link 99" in shown(app))
         assert not isinstance(app.screen, ChoiceScreen)
-        await pilot.pause(0.2)
+        await pilot.pause(0.2)  # nothing may run the opener in this time
         assert calls(record) == []
 
 
@@ -183,7 +183,7 @@ async def test_clicking_a_link_shows_its_target_first(record: Path) -> None:
         await open_message(pilot, app)
         x, y = where(app, "Plain words")
         await pilot.click(offset=(x + 2, y))  # not a link: nothing
-        await pilot.pause(0.1)
+        await pilot.pause(0.1)  # nothing may open in this time
         assert not isinstance(app.screen, ChoiceScreen)
         x, y = where(app, "www.mybank.com[2]")
         await pilot.click(offset=(x + 3, y))  # on the link's text
@@ -224,7 +224,7 @@ async def test_hostile_urls_are_shown_as_plain_clean_text(record: Path) -> None:
         # Clicking the dialog where the text is runs nothing (the app is still there).
         x, y = where(app, "[@click=app.quit]")
         await pilot.click(offset=(x + 3, y))
-        await pilot.pause(0.1)
+        await pilot.pause(0.1)  # a click that ran markup would quit the app in this time
         assert app.is_running and isinstance(app.screen, ChoiceScreen)
         await pilot.press("escape")
     assert calls(record) == []

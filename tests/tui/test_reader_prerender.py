@@ -52,11 +52,11 @@ async def test_scrolling_past_messages_lays_out_none_of_them(
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
-        await pilot.pause(PRERENDER_DELAY * 3)
+        await pilot.pause(PRERENDER_DELAY * 3)  # a rest: the time the pre-render waits for
         before = len(rendered_uids)  # the first message, rested on while the list loaded
         for _ in range(5):
             await pilot.press("down")  # a held key: faster than the rest delay
-        await pilot.pause(PRERENDER_DELAY * 3)
+        await pilot.pause(PRERENDER_DELAY * 3)  # then a rest on the last one
         uid = cursor_uid(app)
         # Only the message the cursor stopped on was laid out.
         assert len(rendered_uids) == before + 1
@@ -76,7 +76,7 @@ async def test_a_small_message_is_laid_out_once_a_held_key_is_let_go(
         await pilot.press("down")
         await pilot.press("down")
         uid = cursor_uid(app)
-        await pilot.pause(tui.app.KEY_RELEASE_WAIT * 4)
+        await pilot.pause(tui.app.KEY_RELEASE_WAIT * 4)  # the key is let go: time passes
         assert (1, uid) in app._prerendered
         assert f"Body of {uid}.".encode() in rendered_uids[-1]
 
@@ -86,14 +86,14 @@ async def test_resting_on_a_message_never_downloads_its_body(rendered_uids: list
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
-        await pilot.pause(PRERENDER_DELAY * 3)
+        await pilot.pause(PRERENDER_DELAY * 3)  # a rest on the first message
         uid = cursor_uid(app)
         below = uid - 1  # newest first: the next row down
         backend.not_cached.add((1, below))
         before = len(rendered_uids)
         await pilot.press("down")
         assert cursor_uid(app) == below
-        await pilot.pause(PRERENDER_DELAY * 4)
+        await pilot.pause(PRERENDER_DELAY * 4)  # a rest long enough to pre-render: none may
         assert backend.downloads == []
         assert (1, below) not in app._prerendered
         assert len(rendered_uids) == before
@@ -149,10 +149,10 @@ async def test_a_step_onto_a_big_message_waits_for_rest(
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
-        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)
+        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)  # a step, not a held key
         before = len(rendered_uids)
         await pilot.press("down")
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # no layout may start in this time (only after a rest)
         assert len(rendered_uids) == before
         assert (1, cursor_uid(app)) not in app._prerendered
 
@@ -166,11 +166,11 @@ async def test_enter_before_the_rest_lays_the_message_out_once(
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
-        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)
+        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)  # a step, not a held key
         await pilot.press("down")
         uid = cursor_uid(app)
         await pilot.press("enter")  # before PRERENDER_DELAY
         await wait_until(pilot, lambda: app.reader.body_shown)
-        await pilot.pause(PRERENDER_DELAY * 3)
+        await pilot.pause(PRERENDER_DELAY * 3)  # past the rest: the dropped one stays dropped
         body = f"Body of {uid}.".encode()
         assert sum(body in raw for raw in rendered_uids) == 1

@@ -211,12 +211,11 @@ async def test_a_running_test_can_be_cancelled_and_the_screen_stays_live(
             password_command="true",
         )
         await pilot.click("#test-save")
-        await pilot.pause(0.3)
         progress = app.screen.query_one("#setup-progress")
-        assert _shown(progress)
+        await wait_until(pilot, lambda: _shown(progress))
         first = str(progress.render())
         assert "Testing the login on 127.0.0.1" in first
-        await pilot.pause(0.25)
+        await pilot.pause(0.25)  # time passes (the server never answers): the spinner turns
         assert str(progress.render()) != first  # the spinner turns: the UI is not frozen
         assert app.screen.query_one("#test-save", Button).disabled
         await pilot.press("escape")  # cancels the test, does not quit

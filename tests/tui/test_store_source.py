@@ -10,7 +10,7 @@ from textual import work
 from textual.app import App, ComposeResult
 
 from sync.store import MessageRecord, Store
-from tests.tui.helpers import screen_lines, wait_for_rows
+from tests.tui.helpers import screen_lines, wait_for_rows, wait_until
 from tui.app import MessagesUpdated, backend_event_from_store
 from tui.widgets.message_list import MessageList, StoreSource
 
@@ -104,10 +104,7 @@ async def test_store_source_pages_and_live_insert(store: tuple[Store, int]) -> N
             await w.upsert_messages(
                 folder_id, [_record(2000, internaldate=BASE + 99_999, subject="Brand new")]
             )
-        for _ in range(200):
-            await pilot.pause(0.01)
-            if ml.row_count == COUNT + 1:
-                break
+        await wait_until(pilot, lambda: ml.row_count == COUNT + 1)
         await wait_for_rows(pilot, ml)
         assert ml.row_count == COUNT + 1 and ml.uid_at(0) == 2000
         first_shown = shown[0]

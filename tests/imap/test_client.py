@@ -283,7 +283,10 @@ async def test_killing_the_server_during_a_fetch_is_a_disconnect(
         "INBOX",
         (make_message(i, size=200_000) for i in range(200)),
     )
-    client = await login(user, limit=3)
+    # Through the proxy, held still while the server is stopped: on loopback Dovecot could
+    # otherwise write all 40 MB before the stop lands, and the fetch would simply complete.
+    proxy = FaultProxy(private_server.host, private_server.imap_port)
+    client = await login(user, port=proxy.port, limit=3)
     try:
         await client.select("INBOX")
         stopped = 0.0
@@ -292,12 +295,15 @@ async def test_killing_the_server_during_a_fetch_is_a_disconnect(
             async for batch in client.uid_fetch_iter("1:*", ["BODY.PEEK[]"]):
                 received += len(batch)
                 if not stopped:
+                    proxy.stall(True)
                     await asyncio.to_thread(private_server.stop)  # every process is gone
+                    proxy.stall(False)  # what the server had sent arrives, then the close
                     stopped = time.monotonic()
         assert 0 < received < 200
         assert time.monotonic() - stopped < 3  # the client's timeout
     finally:
         await client.close()
+        proxy.close()
 
 
 async def test_connection_cut_during_fetch_fails_the_fetch(

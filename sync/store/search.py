@@ -660,7 +660,8 @@ async def index_pending_bodies(store: Store, limit: int = 100) -> int:
         chosen.append(int(body_id))
         total += int(size)
     rows = await store._rows(
-        "SELECT id, hash, substr(raw, 1, ?) FROM bodies"
+        # coalesce: substr() of an empty blob is NULL, and a 0-byte message does arrive.
+        "SELECT id, hash, coalesce(substr(raw, 1, ?), x'') FROM bodies"
         " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
         (_RAW_READ_LIMIT, json.dumps(chosen)),
     )

@@ -302,3 +302,19 @@ async def test_random_queries_run_without_sql_errors(store: Store) -> None:
         await search_messages(store, query, limit=5)
         ran += 1
     assert ran > 100
+
+
+@pytest.mark.parametrize("raw", [b"", b"Subject: only headers\r\n\r\n", b"\r\n"])
+async def test_an_empty_or_header_only_body_is_indexed_and_search_goes_on(
+    store: Store, raw: bytes
+) -> None:
+    """A 0-byte message from the server once stopped every search (issue 16): SQLite's
+    substr() of an empty blob is NULL."""
+    where = await build(store)
+    inbox = where["A5"][0]
+    async with store.write() as unit:
+        await unit.store_body(inbox, 5, raw)
+    assert await index_pending_bodies(store) == 1
+    assert await index_pending_bodies(store) == 0
+    assert await found(store, where, "lunch") == {"A1", "A3", "B1"}
+    assert await folders_needing_server(store, parse_query("lunch")) == []

@@ -18,6 +18,7 @@ from sync.ops.kinds import (
     RenameFolder,
     Transfer,
 )
+from sync.ops.queue import remap
 from sync.store import Store
 from tests.ops.make_v0_store import RAW
 from tests.store.helpers import record
@@ -105,5 +106,34 @@ async def test_a_store_queued_by_the_old_code_decodes_and_describes(tmp_path: Pa
             for kind, folder_id, folder_name, change, _ in EXPECTED
         ]
         assert [describe(op, _shown) for op in ops] == [words for *_, words in EXPECTED]
+    finally:
+        await store.close()
+
+
+async def test_an_old_operation_is_rewritten_as_version_1_when_remapped(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    shutil.copyfile(FIXTURE, path)
+    store = await Store.open(path)
+    try:
+        [account] = await store.accounts()
+        async with store.write() as unit:
+            # Messages 2 and 7 of INBOX gone: the flag change and the last move lose them.
+            await remap(unit, account.id, 1, {2: None, 7: None}, after=0)
+        rows = {op.id: op for op in await store.pending_operations(account.id)}
+        assert rows[1].payload.startswith('{"v": 1') and rows[9].payload.startswith('{"v": 1')
+        assert load(rows[1]).change == FlagChange((1,), ("\\Seen",), ())
+        assert load(rows[9]).change == Transfer(
+            "move",
+            (6,),
+            (-4,),
+            ("<6@test.example>",),
+            2,
+            "Archive",
+            42,
+            (record(6, flags=("\\Flagged",)),),
+        )
+        assert not rows[2].payload.startswith('{"v"')  # untouched rows stay as they were
+        # The move's provisional row of the lost message left its destination with it.
+        assert await store.message(2, -5) is None and await store.message(2, -4) is not None
     finally:
         await store.close()

@@ -124,10 +124,11 @@ def decode(kind: str, payload: str) -> QueuedOperation:
         raise UnreadableOperation(f"{kind} payload is not a JSON object")
     fields: JsonObject = dict(value)
     version = fields.pop("v", 0)
+    # ``true == 1`` in Python: a version is an integer, not a JSON boolean.
+    if isinstance(version, bool) or version not in (0, VERSION):
+        raise UnreadableOperation(f"{kind} payload has unknown version {version!r}")
     if version == 0:
         _fill_v0_defaults(kind, fields)
-    elif version != VERSION:
-        raise UnreadableOperation(f"{kind} payload has unknown version {version!r}")
     try:
         return _decode(kind, fields)
     except _Missing as missing:

@@ -120,6 +120,7 @@ def test_version_0_payloads_read_with_their_defaults() -> None:
         ("flags", '{"uids": [1], "add": []}', "flags payload lacks remove"),
         ("flags", '{"uids": [true], "add": [], "remove": []}', "uids holds a non-integer"),
         ("flags", '{"v": 7, "uids": [1], "add": [], "remove": []}', "unknown version 7"),
+        ("flags", '{"v": true, "uids": [1], "add": [], "remove": []}', "unknown version True"),
         (
             "move",
             '{"uids": [1, 2], "provisional": [-1], "message_ids": [null, null],'

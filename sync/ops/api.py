@@ -9,20 +9,28 @@ in order (RFC 4549 §4: local changes go up before server changes come down).
 
 from __future__ import annotations
 
-import base64
 import email.utils
-import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Any
+from typing import Literal, assert_never
 
 from sync.imap import encode_mailbox
+from sync.ops.codec import UnreadableOperation, encode, load
+from sync.ops.kinds import (
+    Append,
+    CreateFolder,
+    DeleteFolder,
+    Expunge,
+    FlagChange,
+    RenameFolder,
+    Transfer,
+)
 from sync.ops.queue import allocate_provisional
-from sync.store import FolderRow, MessageRecord, Store, StoreWriter
+from sync.store import FolderRow, MessageRecord, PendingOperation, Store, StoreWriter
 from sync.store.records import record_of
 
 __all__ = ["Operations", "OperationsError", "Queued"]
@@ -97,13 +105,13 @@ class Operations:
         if not rows or not (add or remove):
             return Queued(None, {})
         await unit.change_flags(folder_id, [row.uid for row in rows], add, remove)
-        payload = {"uids": [row.uid for row in rows], "add": add, "remove": remove}
+        change = FlagChange(tuple(row.uid for row in rows), tuple(add), tuple(remove))
         op = await unit.enqueue_operation(
             folder.account_id,
-            "flags",
+            change.kind,
             folder_id=folder_id,
             folder_name=folder.name,
-            payload=json.dumps(payload),
+            payload=encode(change),
         )
         return Queued(op, {})
 
@@ -146,7 +154,12 @@ class Operations:
         return await self.move(folder_id, uids, target.id)
 
     async def _transfer(
-        self, unit: StoreWriter, kind: str, folder_id: int, uids: list[int], dest_id: int
+        self,
+        unit: StoreWriter,
+        kind: Literal["move", "copy"],
+        folder_id: int,
+        uids: list[int],
+        dest_id: int,
     ) -> Queued:
         folder = await self._folder(folder_id)
         dest = await self._folder(dest_id)
@@ -163,24 +176,24 @@ class Operations:
         )
         if kind == "move":
             await unit.remove_messages(folder_id, [row.uid for row in rows])
-        payload: dict[str, Any] = {
-            "uids": [row.uid for row in rows],
-            "provisional": provisional,
-            "message_ids": [row.message_id for row in rows],
-            "dest_id": dest_id,
-            "dest": dest.name,
-            "dest_uidnext": None,
-        }
-        if kind == "move":
+        change = Transfer(
+            kind=kind,
+            uids=tuple(row.uid for row in rows),
+            provisional=tuple(provisional),
+            message_ids=tuple(row.message_id for row in rows),
+            dest_id=dest_id,
+            dest=dest.name,
+            dest_uidnext=None,
             # To put them back if the move is refused after their provisional rows are gone
             # (the destination was deleted and the folder list synced first).
-            payload["rows"] = [asdict(record_of(row)) for row in rows]
+            rows=tuple(record_of(row) for row in rows) if kind == "move" else (),
+        )
         op = await unit.enqueue_operation(
             folder.account_id,
             kind,
             folder_id=folder_id,
             folder_name=folder.name,
-            payload=json.dumps(payload),
+            payload=encode(change),
         )
         return Queued(op, {row.uid: new for row, new in zip(rows, provisional, strict=True)})
 
@@ -195,16 +208,15 @@ class Operations:
         if not rows:
             return Queued(None, {})
         await unit.remove_messages(folder.id, [row.uid for row in rows])
-        payload = {
-            "uids": [row.uid for row in rows],
-            "rows": [asdict(record_of(row)) for row in rows],
-        }
+        change = Expunge(
+            uids=tuple(row.uid for row in rows), rows=tuple(record_of(row) for row in rows)
+        )
         op = await unit.enqueue_operation(
             folder.account_id,
-            "expunge",
+            change.kind,
             folder_id=folder.id,
             folder_name=folder.name,
-            payload=json.dumps(payload),
+            payload=encode(change),
         )
         return Queued(op, {})
 
@@ -251,20 +263,20 @@ class Operations:
         record = record_from_raw(raw, provisional, flags, when)
         await unit.upsert_messages(folder_id, [record])
         await unit.store_body(folder_id, provisional, raw)
-        payload = {
-            "raw": base64.b64encode(raw).decode("ascii"),
-            "flags": flags,
-            "internaldate": when,
-            "provisional": provisional,
-            "message_id": record.message_id,
-            "dest_uidnext": None,
-        }
+        change = Append(
+            raw=raw,
+            flags=tuple(flags),
+            internaldate=when,
+            provisional=provisional,
+            message_id=record.message_id,
+            dest_uidnext=None,
+        )
         op = await unit.enqueue_operation(
             folder.account_id,
-            "append",
+            change.kind,
             folder_id=folder_id,
             folder_name=folder.name,
-            payload=json.dumps(payload),
+            payload=encode(change),
         )
         return Queued(op, {0: provisional})
 
@@ -288,10 +300,10 @@ class Operations:
             )
             op = await unit.enqueue_operation(
                 account_id,
-                "create_folder",
+                CreateFolder.kind,
                 folder_id=folder_id,
                 folder_name=server_name,
-                payload="{}",
+                payload=encode(CreateFolder()),
             )
         return Queued(op, {})
 
@@ -301,17 +313,15 @@ class Operations:
         server_name = encode_mailbox(new_name)
         async with self.store.write() as unit:
             await unit.rename_folder(folder_id, server_name, new_name)
-            payload = {
-                "new": server_name,
-                "new_display": new_name,
-                "old_display": folder.display_name,
-            }
+            change = RenameFolder(
+                new=server_name, new_display=new_name, old_display=folder.display_name
+            )
             op = await unit.enqueue_operation(
                 folder.account_id,
-                "rename_folder",
+                change.kind,
                 folder_id=folder_id,
                 folder_name=folder.name,
-                payload=json.dumps(payload),
+                payload=encode(change),
             )
         return Queued(op, {})
 
@@ -321,7 +331,10 @@ class Operations:
         async with self.store.write() as unit:
             await unit.delete_folder(folder_id)
             op = await unit.enqueue_operation(
-                folder.account_id, "delete_folder", folder_name=folder.name, payload="{}"
+                folder.account_id,
+                DeleteFolder.kind,
+                folder_name=folder.name,
+                payload=encode(DeleteFolder()),
             )
         return Queued(op, {})
 
@@ -347,43 +360,49 @@ class Operations:
             if op is None or not op.failed:
                 raise OperationsError(f"no failed operation {operation_id}")
             await unit.finish_operation(operation_id)
-            payload: dict[str, Any] = json.loads(op.payload)
-            if op.kind in ("create_folder", "delete_folder", "rename_folder"):
-                # The folder ops' local side may not be repeatable: requeue the op as it is.
-                again = await unit.enqueue_operation(
-                    op.account_id,
-                    op.kind,
-                    folder_id=op.folder_id,
-                    folder_name=op.folder_name,
-                    payload=op.payload,
-                )
-                return Queued(again, {})
-            if op.folder_id is None:
-                raise OperationsError("its folder no longer exists")
-            if op.kind == "flags":
-                return await self._flags(
-                    unit, op.folder_id, payload["uids"], payload["add"], payload["remove"]
-                )
-            if op.kind in ("move", "copy"):
-                # The destination may have been deleted and made again meanwhile: by name.
-                dest = await self.store.folder(int(payload["dest_id"]))
-                if dest is None:
-                    dest = await self.store.folder_by_name(op.account_id, payload["dest"])
-                if dest is None:
-                    raise OperationsError(f"the folder {payload['dest']} does not exist")
-                return await self._transfer(unit, op.kind, op.folder_id, payload["uids"], dest.id)
-            if op.kind == "expunge":
-                folder = await self._folder(op.folder_id)
-                return await self._expunge(unit, folder, payload["uids"])
-            if op.kind == "append":
-                return await self._append(
-                    unit,
-                    op.folder_id,
-                    base64.b64decode(payload["raw"]),
-                    payload["flags"],
-                    payload["internaldate"],
-                )
-            raise OperationsError(f"unknown operation kind {op.kind!r}")
+            try:
+                change = load(op).change
+            except UnreadableOperation as exc:
+                raise OperationsError(str(exc)) from None
+            match change:
+                case CreateFolder() | DeleteFolder() | RenameFolder():
+                    # The folder ops' local side may not be repeatable: requeue the op as it is.
+                    again = await unit.enqueue_operation(
+                        op.account_id,
+                        change.kind,
+                        folder_id=op.folder_id,
+                        folder_name=op.folder_name,
+                        payload=encode(change),
+                    )
+                    return Queued(again, {})
+                case FlagChange(uids=uids, add=add, remove=remove):
+                    return await self._flags(
+                        unit, _folder_id(op), list(uids), list(add), list(remove)
+                    )
+                case Transfer():
+                    folder_id = _folder_id(op)
+                    # The destination may have been deleted and made again meanwhile: by name.
+                    dest = await self.store.folder(change.dest_id)
+                    if dest is None:
+                        dest = await self.store.folder_by_name(op.account_id, change.dest)
+                    if dest is None:
+                        raise OperationsError(f"the folder {change.dest} does not exist")
+                    return await self._transfer(
+                        unit, change.kind, folder_id, list(change.uids), dest.id
+                    )
+                case Expunge(uids=uids):
+                    folder = await self._folder(_folder_id(op))
+                    return await self._expunge(unit, folder, list(uids))
+                case Append():
+                    return await self._append(
+                        unit,
+                        _folder_id(op),
+                        change.raw,
+                        list(change.flags),
+                        change.internaldate,
+                    )
+                case _:
+                    assert_never(change)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -398,6 +417,13 @@ class Operations:
             if folder.special_use == use:
                 return folder
         return None
+
+
+def _folder_id(op: PendingOperation) -> int:
+    """The folder a message operation names (gone when its folder was deleted)."""
+    if op.folder_id is None:
+        raise OperationsError("its folder no longer exists")
+    return op.folder_id
 
 
 def _decoded(value: str | None) -> str:

@@ -10,7 +10,8 @@ right message. When the move is rejected, the same function points the later ope
 at the source message; when the message is gone, it drops them (and, recursively, whatever
 they had queued in turn).
 
-Payload keys by kind (JSON text in ``pending_ops.payload``):
+Fields by kind (the dataclasses of ``sync.ops.kinds``, stored in ``pending_ops.payload`` as
+JSON by ``sync.ops.codec``):
 
 - ``flags``: ``uids``, ``add``, ``remove`` (a delta: ``+FLAGS``/``-FLAGS``, never a full set)
 - ``move``/``copy``: ``uids`` (source), ``provisional`` (destination rows, aligned),
@@ -26,25 +27,23 @@ Payload keys by kind (JSON text in ``pending_ops.payload``):
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar, assert_never
 
-from sync.store import StoreWriter
+from sync.ops.codec import UnreadableOperation, encode, load
+from sync.ops.kinds import MESSAGE_KINDS, Expunge, FlagChange, MessageChange, Transfer
+from sync.store import MessageRecord, PendingOperation, StoreWriter
 
 __all__ = [
-    "ALIGNED_KEYS",
-    "MESSAGE_KINDS",
     "Target",
     "allocate_provisional",
+    "message_change",
     "referenced",
     "remap",
 ]
 
-# Operations whose ``uids`` name messages of ``folder_id``.
-MESSAGE_KINDS = frozenset({"flags", "move", "copy", "expunge"})
-# Lists that run parallel to ``uids`` and are filtered with it.
-ALIGNED_KEYS = ("provisional", "message_ids", "rows")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +65,33 @@ async def allocate_provisional(unit: StoreWriter, folder_id: int, count: int) ->
     return await unit.provisional_uids(count)
 
 
+def message_change(op: PendingOperation) -> MessageChange | None:
+    """The change of a queued operation that names messages of its folder, else None.
+
+    An unreadable one counts as naming none: it cannot be followed, and the replayer parks it
+    as failed when its turn comes (so it is shown, not dropped).
+    """
+    if op.kind not in MESSAGE_KINDS:
+        return None
+    try:
+        change = load(op).change
+    except UnreadableOperation:
+        return None
+    if isinstance(change, FlagChange | Transfer | Expunge):
+        return change
+    return None
+
+
 async def referenced(
     unit: StoreWriter, account_id: int, folder_id: int, uid: int, *, after: int
 ) -> bool:
     """Whether a queued operation after ``after`` names message ``uid`` of ``folder_id``."""
-    return any(
-        op.id > after
-        and op.folder_id == folder_id
-        and op.kind in MESSAGE_KINDS
-        and uid in json.loads(op.payload).get("uids", [])
-        for op in await unit.operations(account_id)
-    )
+    for op in await unit.operations(account_id):
+        if op.id > after and op.folder_id == folder_id:
+            change = message_change(op)
+            if change is not None and uid in change.uids:
+                return True
+    return False
 
 
 async def remap(
@@ -100,13 +115,15 @@ async def remap(
         if not current:
             continue
         for op in await unit.operations(account_id):
-            if op.id <= after or op.folder_id != current_folder or op.kind not in MESSAGE_KINDS:
+            if op.id <= after or op.folder_id != current_folder:
                 continue
-            payload: dict[str, Any] = json.loads(op.payload)
-            uids: list[int] = payload.get("uids", [])
+            change = message_change(op)
+            if change is None:
+                continue
+            uids = change.uids
             if not any(uid in current for uid in uids):
                 continue
-            targets = [current.get(uid, _SAME) for uid in uids]
+            targets: list[Target | _Same | None] = [current.get(uid, _SAME) for uid in uids]
             moved = {t.folder_id for t in targets if isinstance(t, Target)}
             everything_moved = all(isinstance(t, Target) for t in targets) and len(moved) == 1
             new_folder, new_name = op.folder_id, op.folder_name
@@ -118,7 +135,7 @@ async def remap(
             new_uids: list[int] = []
             dropped: list[int] = []
             for index, (uid, target) in enumerate(zip(uids, targets, strict=True)):
-                if target is _SAME:
+                if isinstance(target, _Same):
                     keep.append(index)
                     new_uids.append(uid)
                 elif isinstance(target, Target) and target.folder_id == new_folder:
@@ -126,27 +143,54 @@ async def remap(
                     new_uids.append(target.uid)
                 else:  # gone, or split across folders: cannot follow it in one operation
                     dropped.append(index)
-            payload["uids"] = new_uids
-            for key in ALIGNED_KEYS:
-                if key in payload:
-                    payload[key] = [payload[key][index] for index in keep]
-            for row, uid in zip(payload.get("rows", []), new_uids, strict=False):
-                row["uid"] = uid
-            if op.kind in ("move", "copy") and dropped:
-                lost = [json.loads(op.payload)["provisional"][index] for index in dropped]
-                dest_id = int(payload["dest_id"])
-                await unit.remove_messages(dest_id, lost)
-                work.append((dest_id, dict.fromkeys(lost)))
+            if isinstance(change, Transfer) and dropped:
+                lost = [change.provisional[index] for index in dropped]
+                await unit.remove_messages(change.dest_id, lost)
+                work.append((change.dest_id, dict.fromkeys(lost)))
             if not new_uids:
                 await unit.finish_operation(op.id)
             else:
                 await unit.update_operation(
-                    op.id, folder_id=new_folder, folder_name=new_name, payload=json.dumps(payload)
+                    op.id,
+                    folder_id=new_folder,
+                    folder_name=new_name,
+                    payload=encode(_kept(change, keep, tuple(new_uids))),
                 )
+
+
+def _kept(change: MessageChange, keep: list[int], uids: tuple[int, ...]) -> MessageChange:
+    """``change`` left with the messages at ``keep``, now named ``uids`` (the tuples beside
+    ``uids`` filtered with it, the snapshots renumbered)."""
+    match change:
+        case FlagChange():
+            return replace(change, uids=uids)
+        case Transfer():
+            return replace(
+                change,
+                uids=uids,
+                provisional=_pick(change.provisional, keep),
+                message_ids=_pick(change.message_ids, keep),
+                rows=_renumbered(_pick(change.rows, keep), uids),
+            )
+        case Expunge():
+            return replace(change, uids=uids, rows=_renumbered(_pick(change.rows, keep), uids))
+        case _:
+            assert_never(change)
+
+
+def _pick(values: tuple[T, ...], keep: Sequence[int]) -> tuple[T, ...]:
+    # A copy keeps no snapshots: nothing to filter.
+    return tuple(values[index] for index in keep) if values else values
+
+
+def _renumbered(
+    rows: tuple[MessageRecord, ...], uids: tuple[int, ...]
+) -> tuple[MessageRecord, ...]:
+    return tuple(replace(row, uid=uid) for row, uid in zip(rows, uids, strict=False))
 
 
 class _Same:
     """Marker: this UID is not remapped."""
 
 
-_SAME: Any = _Same()
+_SAME = _Same()

@@ -26,18 +26,28 @@ published after the rollback commits.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal, assert_never
 
 from sync.backoff import backoff_ceiling
 from sync.engine.folder_sync import ServerFeatures
 from sync.imap import CopyUid, ImapClient, ImapCommandError, UidSet, decode_mailbox
+from sync.ops.codec import UnreadableOperation, encode, load
+from sync.ops.kinds import (
+    Append,
+    CreateFolder,
+    DeleteFolder,
+    Expunge,
+    FlagChange,
+    OperationKind,
+    QueuedOp,
+    RenameFolder,
+    Transfer,
+)
 from sync.ops.queue import Target, referenced, remap
 from sync.store import MessageRecord, MessageRow, PendingOperation, Store, StoreWriter
 from sync.store.events import ChangeDropped, OperationFailed
@@ -116,11 +126,16 @@ class Replayer:
             ops = await self.store.pending_operations(account_id, limit=_WINDOW)
             if not ops:
                 return None
-            first = ops[0]
             now = self._clock()
-            if first.next_attempt_at is not None and first.next_attempt_at > now:
-                return first.next_attempt_at - now  # order matters: later ones wait too
-            batch = _flag_batch(ops) if first.kind == "flags" and self.batch_flags else [first]
+            if ops[0].next_attempt_at is not None and ops[0].next_attempt_at > now:
+                return ops[0].next_attempt_at - now  # order matters: later ones wait too
+            try:
+                first = load(ops[0])
+            except UnreadableOperation as exc:
+                # A payload this code cannot read must not wedge the queue behind it.
+                await self._park_unreadable(account_id, ops[0], f"unreadable operation: {exc}")
+                continue
+            batch = _flag_batch(first, ops) if self.batch_flags else [first]
             batch = await self._follow_renames(batch, ops)
             try:
                 await self._apply(account_id, batch, client, features)
@@ -134,7 +149,8 @@ class Replayer:
             except _Rejected as rejected:
                 await self._reject(account_id, batch, str(rejected))
             except (KeyError, ValueError, TypeError) as exc:
-                # A payload this code cannot read must not wedge the queue behind it.
+                # Payloads are checked when decoded; this is the last guard that an operation
+                # this code cannot carry out does not wedge the queue behind it.
                 await self._reject(account_id, batch, f"unreadable operation: {exc!r}")
             except ImapCommandError as exc:
                 if exc.code in TEMPORARY_CODES and first.attempts + 1 < self.max_attempts:
@@ -158,25 +174,23 @@ class Replayer:
                 await self._reject(account_id, batch, _human(first, exc))
 
     async def _follow_renames(
-        self, batch: list[PendingOperation], ops: list[PendingOperation]
-    ) -> list[PendingOperation]:
+        self, batch: list[QueuedOp], ops: list[PendingOperation]
+    ) -> list[QueuedOp]:
         """Name folders as the store knows them now when they were renamed elsewhere (the
         folder-list sync renamed the row); a rename of our own still queued keeps the old
         name, which is the server's until that rename goes out."""
         renaming = {op.folder_id for op in ops if op.kind == "rename_folder"}
-        followed: list[PendingOperation] = []
+        followed: list[QueuedOp] = []
         for op in batch:
             if op.folder_id is not None and op.folder_id not in renaming:
                 folder = await self.store.folder(op.folder_id)
                 if folder is not None and folder.name != op.folder_name:
                     op = replace(op, folder_name=folder.name)
-            if op.kind in ("move", "copy"):
-                payload = json.loads(op.payload)
-                dest_id = int(payload["dest_id"])
+            if isinstance(op.change, Transfer):
+                dest_id = op.change.dest_id
                 dest = None if dest_id in renaming else await self.store.folder(dest_id)
-                if dest is not None and dest.name != payload["dest"]:
-                    payload["dest"] = dest.name
-                    op = replace(op, payload=json.dumps(payload))
+                if dest is not None and dest.name != op.change.dest:
+                    op = replace(op, change=replace(op.change, dest=dest.name))
             followed.append(op)
         return followed
 
@@ -185,24 +199,25 @@ class Replayer:
     async def _apply(
         self,
         account_id: int,
-        batch: list[PendingOperation],
+        batch: list[QueuedOp],
         client: ImapClient,
         features: ServerFeatures,
     ) -> None:
         op = batch[0]
-        kind = op.kind
-        if kind == "flags":
-            await self._flags(account_id, batch, client, features)
-        elif kind in ("move", "copy"):
-            await self._transfer(account_id, op, client, features)
-        elif kind == "expunge":
-            await self._expunge(account_id, op, client, features)
-        elif kind == "append":
-            await self._append(account_id, op, client, features)
-        elif kind in ("create_folder", "rename_folder", "delete_folder"):
-            await self._folder_op(op, client)
-        else:
-            raise _Rejected(f"unknown operation kind {kind!r}")
+        change = op.change
+        match change:
+            case FlagChange():
+                await self._flags(account_id, batch, change, client, features)
+            case Transfer():
+                await self._transfer(account_id, op, change, client, features)
+            case Expunge():
+                await self._expunge(op, change, client, features)
+            case Append():
+                await self._append(account_id, op, change, client, features)
+            case CreateFolder() | RenameFolder() | DeleteFolder():
+                await self._folder_op(op, change, client)
+            case _:
+                assert_never(change)
 
     async def _select(self, client: ImapClient, name: str | None, features: ServerFeatures) -> str:
         if name is None:
@@ -226,14 +241,22 @@ class Replayer:
     async def _flags(
         self,
         account_id: int,
-        batch: list[PendingOperation],
+        batch: list[QueuedOp],
+        change: FlagChange,
         client: ImapClient,
         features: ServerFeatures,
     ) -> None:
-        payload = json.loads(batch[0].payload)
-        add: list[str] = payload["add"]
-        remove: list[str] = payload["remove"]
-        uids = sorted({uid for op in batch for uid in json.loads(op.payload)["uids"] if uid > 0})
+        # The batch shares the first one's delta (``_flag_batch``); only the UIDs differ.
+        add, remove = change.add, change.remove
+        uids = sorted(
+            {
+                uid
+                for op in batch
+                if isinstance(op.change, FlagChange)
+                for uid in op.change.uids
+                if uid > 0
+            }
+        )
         folder_id = batch[0].folder_id
         await self._select(client, batch[0].folder_name, features)
         present = set(await client.uid_search("UID", str(UidSet.of(uids)))) if uids else set()
@@ -246,7 +269,10 @@ class Replayer:
                 modseqs = [row.modseq for row in rows]
                 if len(rows) == len(targets) and all(modseqs):
                     since = max(m for m in modseqs if m is not None)
-            steps: tuple[tuple[Literal["+", "-"], list[str]], ...] = (("-", remove), ("+", add))
+            steps: tuple[tuple[Literal["+", "-"], tuple[str, ...]], ...] = (
+                ("-", remove),
+                ("+", add),
+            )
             for mode, flags in steps:
                 if not flags:
                     continue
@@ -287,28 +313,28 @@ class Replayer:
     async def _transfer(
         self,
         account_id: int,
-        op: PendingOperation,
+        op: QueuedOp,
+        change: Transfer,
         client: ImapClient,
         features: ServerFeatures,
     ) -> None:
-        payload: dict[str, Any] = json.loads(op.payload)
-        uids: list[int] = payload["uids"]
-        provisional: list[int] = payload["provisional"]
-        message_ids: list[str | None] = payload["message_ids"]
-        dest_id = int(payload["dest_id"])
-        dest = decode_mailbox(payload["dest"])
-        moving = op.kind == "move"
+        uids = change.uids
+        provisional = change.provisional
+        message_ids = change.message_ids
+        dest_id = change.dest_id
+        dest = decode_mailbox(change.dest)
+        moving = change.kind == "move"
         await self._select(client, op.folder_name, features)
         real = [uid for uid in uids if uid > 0]
         present = set(await client.uid_search("UID", str(UidSet.of(real)))) if real else set()
         present &= set(real)
         landed: dict[int, int] = {}
-        if payload.get("dest_uidnext"):
+        if change.dest_uidnext:
             # An earlier attempt sent the command; its answer may have been lost.
             landed = await self._find(
                 client,
                 dest,
-                int(payload["dest_uidnext"]),
+                change.dest_uidnext,
                 dict(zip(uids, message_ids, strict=True)),
             )
             await self._select(client, op.folder_name, features)
@@ -320,13 +346,13 @@ class Replayer:
                 await self._remove(client, leftovers, features)
         if todo:
             uidnext = await self._uidnext(client, dest)
-            payload["dest_uidnext"] = uidnext
+            change = replace(change, dest_uidnext=uidnext)
             async with self.store.write() as unit:
                 await unit.update_operation(
                     op.id,
                     folder_id=op.folder_id,
                     folder_name=op.folder_name,
-                    payload=json.dumps(payload),
+                    payload=encode(change),
                 )
             try:
                 if moving and features.move:
@@ -339,7 +365,7 @@ class Replayer:
                 if exc.code in TEMPORARY_CODES:
                     raise
                 refused = _FolderMissing if exc.code in _GONE_CODES else _Rejected
-                raise refused(f"could not {op.kind} to {dest}: {exc.text}") from None
+                raise refused(f"could not {change.kind} to {dest}: {exc.text}") from None
             mapping = self._copyuid(copied, features)
             if len(mapping) < len(todo):
                 self._selected = None
@@ -363,7 +389,7 @@ class Replayer:
                 real_uid = landed.get(uid)
                 if real_uid is not None:
                     await unit.change_uid(dest_id, new, real_uid)
-                    resolved[new] = Target(dest_id, payload["dest"], real_uid)
+                    resolved[new] = Target(dest_id, change.dest, real_uid)
                 else:
                     # Gone before we got to it, or its new UID is unknowable (no UIDPLUS, no
                     # Message-ID): the provisional row goes; the next sync shows the real one.
@@ -376,8 +402,8 @@ class Replayer:
                     ChangeDropped(
                         account_id,
                         op.id,
-                        op.kind,
-                        f"{gone} message(s) were deleted on another device before the {op.kind}"
+                        change.kind,
+                        f"{gone} message(s) were deleted on another device before the {change.kind}"
                         " reached the server; the change was dropped",
                     )
                 )
@@ -445,13 +471,12 @@ class Replayer:
 
     async def _expunge(
         self,
-        account_id: int,
-        op: PendingOperation,
+        op: QueuedOp,
+        change: Expunge,
         client: ImapClient,
         features: ServerFeatures,
     ) -> None:
-        payload = json.loads(op.payload)
-        uids = [uid for uid in payload["uids"] if uid > 0]
+        uids = [uid for uid in change.uids if uid > 0]
         await self._select(client, op.folder_name, features)
         if uids:
             # Unconditional: our delete wins over a flag change made elsewhere meanwhile.
@@ -464,36 +489,32 @@ class Replayer:
     async def _append(
         self,
         account_id: int,
-        op: PendingOperation,
+        op: QueuedOp,
+        change: Append,
         client: ImapClient,
         features: ServerFeatures,
     ) -> None:
-        payload: dict[str, Any] = json.loads(op.payload)
         if op.folder_name is None:
             raise _Rejected("its folder no longer exists")
         mailbox = decode_mailbox(op.folder_name)
-        provisional = int(payload["provisional"])
-        message_id: str | None = payload.get("message_id")
+        provisional = change.provisional
+        message_id = change.message_id
         landed: dict[int, int] = {}
-        if payload.get("dest_uidnext"):
-            landed = await self._find(
-                client, mailbox, int(payload["dest_uidnext"]), {0: message_id}
-            )
+        if change.dest_uidnext:
+            landed = await self._find(client, mailbox, change.dest_uidnext, {0: message_id})
         if not landed:
             uidnext = await self._uidnext(client, mailbox)
-            payload["dest_uidnext"] = uidnext
+            change = replace(change, dest_uidnext=uidnext)
             async with self.store.write() as unit:
                 await unit.update_operation(
                     op.id,
                     folder_id=op.folder_id,
                     folder_name=op.folder_name,
-                    payload=json.dumps(payload),
+                    payload=encode(change),
                 )
-            when = datetime.fromtimestamp(int(payload["internaldate"]), UTC)
+            when = datetime.fromtimestamp(change.internaldate, UTC)
             try:
-                appended = await client.append(
-                    mailbox, base64.b64decode(payload["raw"]), payload["flags"], when
-                )
+                appended = await client.append(mailbox, change.raw, change.flags, when)
             except ImapCommandError as exc:
                 if exc.code in TEMPORARY_CODES:
                     raise
@@ -516,28 +537,35 @@ class Replayer:
 
     # -- folders -----------------------------------------------------------------------------
 
-    async def _folder_op(self, op: PendingOperation, client: ImapClient) -> None:
+    async def _folder_op(
+        self,
+        op: QueuedOp,
+        change: CreateFolder | RenameFolder | DeleteFolder,
+        client: ImapClient,
+    ) -> None:
         assert op.folder_name is not None
         name = decode_mailbox(op.folder_name)
-        payload = json.loads(op.payload)
         self._selected = None
         try:
-            if op.kind == "create_folder":
-                try:
-                    await client.create(name)
-                except ImapCommandError as exc:
-                    if exc.code != "ALREADYEXISTS":  # RFC 5530: done by someone: fine
-                        raise
-                await client.subscribe(name)
-            elif op.kind == "rename_folder":
-                await client.rename(name, decode_mailbox(payload["new"]))
-                await client.subscribe(decode_mailbox(payload["new"]))
-            else:
-                try:
-                    await client.delete(name)
-                except ImapCommandError as exc:
-                    if exc.code != "NONEXISTENT":  # gone already: what we wanted
-                        raise
+            match change:
+                case CreateFolder():
+                    try:
+                        await client.create(name)
+                    except ImapCommandError as exc:
+                        if exc.code != "ALREADYEXISTS":  # RFC 5530: done by someone: fine
+                            raise
+                    await client.subscribe(name)
+                case RenameFolder():
+                    await client.rename(name, decode_mailbox(change.new))
+                    await client.subscribe(decode_mailbox(change.new))
+                case DeleteFolder():
+                    try:
+                        await client.delete(name)
+                    except ImapCommandError as exc:
+                        if exc.code != "NONEXISTENT":  # gone already: what we wanted
+                            raise
+                case _:
+                    assert_never(change)
         except ImapCommandError as exc:
             if exc.code in TEMPORARY_CODES:
                 raise
@@ -547,7 +575,7 @@ class Replayer:
 
     # -- rejection ---------------------------------------------------------------------------
 
-    async def _reject(self, account_id: int, batch: list[PendingOperation], message: str) -> None:
+    async def _reject(self, account_id: int, batch: list[QueuedOp], message: str) -> None:
         """Roll the local change back, park the operation as failed, and say so (after the
         commit: the event never announces a rollback that did not happen)."""
         log.warning(
@@ -563,92 +591,116 @@ class Replayer:
                 await unit.fail_operation(op.id, message, give_up=True)
                 unit.announce(OperationFailed(account_id, op.id, op.kind, message))
 
-
-async def _roll_back(unit: StoreWriter, account_id: int, op: PendingOperation) -> None:
-    payload: dict[str, Any] = json.loads(op.payload)
-    if op.kind == "flags" and op.folder_id is not None:
-        await unit.change_flags(op.folder_id, payload["uids"], payload["remove"], payload["add"])
-    elif op.kind in ("move", "copy"):
-        dest_id = int(payload["dest_id"])
-        resolved: dict[int, Target | None] = {}
-        snapshots: list[dict[str, Any]] = payload.get("rows", [])
-        for index, (uid, new) in enumerate(
-            zip(payload["uids"], payload["provisional"], strict=True)
-        ):
-            rows = await unit.messages(dest_id, [new])
-            await unit.remove_messages(dest_id, [new])
-            if op.kind == "move" and op.folder_id is not None and op.folder_name is not None:
-                if rows:  # still where we put it: it goes back, with later flag changes
-                    await unit.upsert_messages(op.folder_id, [_with_uid(rows[0], uid)])
-                elif index < len(snapshots) and not await referenced(
-                    unit, account_id, dest_id, new, after=op.id
-                ):
-                    # Its row went with its destination folder, and no later operation moved
-                    # or deleted it: it goes back as it was queued.
-                    await unit.upsert_messages(op.folder_id, [_record(snapshots[index])])
-                resolved[new] = Target(op.folder_id, op.folder_name, uid)
-            else:
-                resolved[new] = None
-        await remap(unit, account_id, dest_id, resolved, after=op.id)
-    elif op.kind == "expunge" and op.folder_id is not None:
-        await unit.upsert_messages(op.folder_id, [_record(row) for row in payload["rows"]])
-    elif op.kind == "append" and op.folder_id is not None:
-        provisional = int(payload["provisional"])
-        await unit.remove_messages(op.folder_id, [provisional])
-        await remap(unit, account_id, op.folder_id, {provisional: None}, after=op.id)
-    elif op.kind == "create_folder" and op.folder_id is not None:
-        await unit.delete_folder(op.folder_id)
-    elif op.kind == "rename_folder" and op.folder_id is not None and op.folder_name is not None:
-        await unit.rename_folder(
-            op.folder_id,
-            op.folder_name,
-            payload.get("old_display") or decode_mailbox(op.folder_name),
+    async def _park_unreadable(self, account_id: int, op: PendingOperation, message: str) -> None:
+        """Park an operation whose payload cannot be read as failed, and say so: it stays in
+        the queue, shown (``mailtui queue``), to be discarded. Its local change cannot be
+        rolled back without the payload; the next sync shows the server's state."""
+        log.warning(
+            "%s: operation %d (%s) rejected: %s", self.account_name, op.id, op.kind, message
         )
-    # delete_folder: the folder comes back with the next folder-list sync.
+        async with self.store.write() as unit:
+            await unit.fail_operation(op.id, message, give_up=True)
+            unit.announce(OperationFailed(account_id, op.id, op.kind, message))
+
+
+async def _roll_back(unit: StoreWriter, account_id: int, op: QueuedOp) -> None:
+    change = op.change
+    match change:
+        case FlagChange():
+            if op.folder_id is not None:
+                await unit.change_flags(op.folder_id, change.uids, change.remove, change.add)
+        case Transfer():
+            dest_id = change.dest_id
+            resolved: dict[int, Target | None] = {}
+            snapshots = change.rows
+            for index, (uid, new) in enumerate(zip(change.uids, change.provisional, strict=True)):
+                rows = await unit.messages(dest_id, [new])
+                await unit.remove_messages(dest_id, [new])
+                if (
+                    change.kind == "move"
+                    and op.folder_id is not None
+                    and op.folder_name is not None
+                ):
+                    if rows:  # still where we put it: it goes back, with later flag changes
+                        await unit.upsert_messages(op.folder_id, [_with_uid(rows[0], uid)])
+                    elif index < len(snapshots) and not await referenced(
+                        unit, account_id, dest_id, new, after=op.id
+                    ):
+                        # Its row went with its destination folder, and no later operation
+                        # moved or deleted it: it goes back as it was queued.
+                        await unit.upsert_messages(op.folder_id, [snapshots[index]])
+                    resolved[new] = Target(op.folder_id, op.folder_name, uid)
+                else:
+                    resolved[new] = None
+            await remap(unit, account_id, dest_id, resolved, after=op.id)
+        case Expunge():
+            if op.folder_id is not None:
+                await unit.upsert_messages(op.folder_id, change.rows)
+        case Append():
+            if op.folder_id is not None:
+                await unit.remove_messages(op.folder_id, [change.provisional])
+                await remap(unit, account_id, op.folder_id, {change.provisional: None}, after=op.id)
+        case CreateFolder():
+            if op.folder_id is not None:
+                await unit.delete_folder(op.folder_id)
+        case RenameFolder():
+            if op.folder_id is not None and op.folder_name is not None:
+                await unit.rename_folder(
+                    op.folder_id,
+                    op.folder_name,
+                    change.old_display or decode_mailbox(op.folder_name),
+                )
+        case DeleteFolder():
+            pass  # the folder comes back with the next folder-list sync
+        case _:
+            assert_never(change)
 
 
 def _with_uid(row: MessageRow, uid: int) -> MessageRecord:
     return replace(record_of(row), uid=uid)
 
 
-def _record(row: dict[str, Any]) -> MessageRecord:
-    """A ``MessageRecord`` back from its JSON snapshot (``dataclasses.asdict``)."""
-    args = dict(row)
-    args["flags"] = tuple(args["flags"])
-    return MessageRecord(**args)
-
-
-def _flag_batch(ops: list[PendingOperation]) -> list[PendingOperation]:
+def _flag_batch(first: QueuedOp, ops: list[PendingOperation]) -> list[QueuedOp]:
     """The first op and the consecutive flag ops that can share its UID STORE: same folder,
-    same delta (order between different deltas is kept)."""
-    first = ops[0]
-    key = (first.folder_id, first.folder_name, _delta(first))
+    same delta (order between different deltas is kept). ``ops[0]`` is ``first``, undecoded;
+    an unreadable one ends the batch (its own turn parks it)."""
+    if not isinstance(first.change, FlagChange):
+        return [first]
+    key = (first.folder_id, first.folder_name, _delta(first.change))
     batch = [first]
-    for op in ops[1:]:
-        if op.kind != "flags" or op.next_attempt_at is not None:
+    for row in ops[1:]:
+        if row.kind != "flags" or row.next_attempt_at is not None:
             break
-        if (op.folder_id, op.folder_name, _delta(op)) != key:
+        try:
+            op = load(row)
+        except UnreadableOperation:
+            break
+        if not isinstance(op.change, FlagChange):
+            break
+        if (op.folder_id, op.folder_name, _delta(op.change)) != key:
             break
         batch.append(op)
     return batch
 
 
-def _delta(op: PendingOperation) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    payload = json.loads(op.payload)
-    return tuple(sorted(payload["add"])), tuple(sorted(payload["remove"]))
+def _delta(change: FlagChange) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(sorted(change.add)), tuple(sorted(change.remove))
 
 
-def _human(op: PendingOperation, exc: ImapCommandError) -> str:
-    what = {
-        "flags": "change flags",
-        "move": "move messages",
-        "copy": "copy messages",
-        "expunge": "delete messages",
-        "append": "add a message",
-        "create_folder": "create the folder",
-        "rename_folder": "rename the folder",
-        "delete_folder": "delete the folder",
-    }.get(op.kind, op.kind)
+_WHAT: dict[OperationKind, str] = {
+    "flags": "change flags",
+    "move": "move messages",
+    "copy": "copy messages",
+    "expunge": "delete messages",
+    "append": "add a message",
+    "create_folder": "create the folder",
+    "rename_folder": "rename the folder",
+    "delete_folder": "delete the folder",
+}
+
+
+def _human(op: QueuedOp, exc: ImapCommandError) -> str:
+    what = _WHAT[op.kind]
     where = f" in {decode_mailbox(op.folder_name)}" if op.folder_name else ""
     if exc.code in _GONE_CODES:
         return f"could not {what}{where}: the folder no longer exists ({exc.text})"

@@ -254,7 +254,8 @@ class PendingOperation:
 
     ``folder_name`` is the server name at the time it was queued: the folder may be renamed or
     deleted before the operation goes out (``folder_id`` then becomes None). ``payload`` is
-    JSON text whose meaning depends on ``kind``; the operations code (``sync.ops``) owns both.
+    JSON text whose meaning depends on ``kind``; the operations code owns both (the typed
+    values in ``sync.ops.kinds``, written and read, versioned, by ``sync.ops.codec``).
     ``next_attempt_at`` (epoch seconds) holds a temporarily failed operation back until then.
     """
 

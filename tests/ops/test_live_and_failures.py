@@ -18,6 +18,7 @@ from sync.ops import Operations, Replayer
 from sync.store import FolderRow, Store, StoreWriter
 from tests.engine.helpers import (
     converge,
+    open_when_created,
     running_live,
     server_state,
     start_mailtui_sync,
@@ -26,6 +27,7 @@ from tests.engine.helpers import (
 from tests.ops.helpers import engine, server_content, store_content, write_config
 from tests.rig.corpus import make_message
 from tests.rig.device import Device
+from tests.waits import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,12 +52,13 @@ async def test_a_change_made_while_live_reaches_another_device_at_once(
         await ops.flag(inbox.id, [1])
         moved = await ops.move(inbox.id, [1], archive.id)
         await ops.mark_read(archive.id, [moved.provisional[1]])
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        async with asyncio.timeout(5):
-            while set(any_device.flags("Archive").values()) != {frozenset({"\\Flagged", "\\Seen"})}:  # noqa: ASYNC110 - polls a server
-                await asyncio.sleep(0.05)
-        assert loop.time() - started < 2.0
+        took = await eventually(
+            lambda: (
+                set(any_device.flags("Archive").values()) == {frozenset({"\\Flagged", "\\Seen"})}
+            ),
+            what="flags on the server",
+        )
+        assert took < 2.0
         assert any_device.uids("INBOX") == []
         await converge(store, any_device, limit=10)
 
@@ -213,21 +216,12 @@ async def test_a_change_queued_by_another_process_goes_out_through_mailtui_sync(
     process = await start_mailtui_sync(config)
     store: Store | None = None
     try:
-        async with asyncio.timeout(20):
-            while store is None or not await store.folders():
-                if store is None:
-                    try:
-                        store = await Store.open(data_dir / "mailtui.sqlite3")
-                    except Exception:  # not created yet, or being migrated
-                        await asyncio.sleep(0.1)
-                        continue
-                await asyncio.sleep(0.1)
+        store = await open_when_created(data_dir / "mailtui.sqlite3")
+        await eventually(store.folders, within=20, what="folders synced by mailtui sync")
         await converge(store, device)
         inbox = await folder(store, "INBOX")
         await Operations(store).flag(inbox.id, [1])
-        async with asyncio.timeout(5):
-            while "\\Flagged" not in device.flags("INBOX")[1]:  # noqa: ASYNC110 - polls a server
-                await asyncio.sleep(0.05)
+        await eventually(lambda: "\\Flagged" in device.flags("INBOX")[1], what="flag on server")
         await converge(store, device, limit=5)
     finally:
         if store is not None:

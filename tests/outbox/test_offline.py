@@ -19,6 +19,7 @@ from sync.store import Store
 from tests.engine.helpers import running_live
 from tests.outbox.helpers import account_for, engine, free_port, smtp_on, write_config
 from tests.rig.device import Device
+from tests.waits import eventually
 from tui.cli import main as cli_main
 
 
@@ -76,19 +77,21 @@ async def test_live_engine_sends_when_the_server_comes_back_and_when_queued(
         async with running_live(sync):
             await asyncio.wait_for(sync.wait_live(), 20)
             await queue_message(store, account, _draft("ana@example.com", "offline"))
-            await asyncio.sleep(0.5)  # tried, refused, waiting to retry
-            [item] = await store.outbox(1)
-            assert item.attempts >= 1
+
+            async def tried() -> bool:
+                return any(item.attempts >= 1 for item in await store.outbox(1))
+
+            await eventually(tried, what="a refused try")  # tried, refused, waiting to retry
             async with smtp_on(port, mail_user) as smtp:
-                async with asyncio.timeout(10):
-                    while not smtp.received or device.uids("Sent") == []:  # noqa: ASYNC110
-                        await asyncio.sleep(0.05)
+                await eventually(
+                    lambda: smtp.received and device.uids("Sent"),
+                    within=10,
+                    what="sent + Sent copy",
+                )
                 # Queued while online and reachable: out at once (the store announces it).
                 await queue_message(store, account, _draft("bob@example.com", "online"))
-                async with asyncio.timeout(10):
-                    while len(device.uids("Sent")) < 2:  # noqa: ASYNC110 - polls a server
-                        await asyncio.sleep(0.05)
-                await asyncio.sleep(0.3)
+                await eventually(lambda: len(device.uids("Sent")) >= 2, within=10, what="2 sent")
+                await asyncio.sleep(0.3)  # a duplicate send, if there were one, lands meanwhile
                 subjects = sorted(_subject(r.content) for r in smtp.received)
                 assert subjects == ["offline", "online"]  # each exactly once
         assert await store.outbox(1, include_failed=True) == []

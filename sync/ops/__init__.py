@@ -3,7 +3,8 @@
 ``Operations(store)`` is what the UI calls (mark read, flag, move, delete, archive, append,
 folders...); ``Replayer`` is what the engine runs on its worker connection (RFC 4549: local
 changes go up before server changes come down); ``describe`` words a queued operation for
-``mailtui queue`` and the UI. The conflict rules are in docs/decisions/0003-local-operations.md.
+``mailtui queue`` and the UI; ``UndoStack`` keeps the UI's last changes and queues their
+inverses. The conflict rules are in docs/decisions/0003-local-operations.md.
 
 Names are imported on first use: ``mailtui queue`` needs only ``describe`` and must not pay
 for the IMAP client.
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from sync.ops.api import Operations, OperationsError, Queued, record_from_raw
     from sync.ops.describe import describe
     from sync.ops.replay import TEMPORARY_CODES, Replayer
+    from sync.ops.undo import UndoStack
 
 __all__ = [
     "TEMPORARY_CODES",
@@ -25,6 +27,7 @@ __all__ = [
     "OperationsError",
     "Queued",
     "Replayer",
+    "UndoStack",
     "describe",
     "record_from_raw",
 ]
@@ -37,6 +40,7 @@ _WHERE = {
     "describe": "sync.ops.describe",
     "TEMPORARY_CODES": "sync.ops.replay",
     "Replayer": "sync.ops.replay",
+    "UndoStack": "sync.ops.undo",
 }
 
 

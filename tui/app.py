@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
-from sync.events import EventBus, Subscription
+from sync.events import Subscription
 from sync.store.events import (
     BodyStored,
     ExternalChange,
@@ -37,12 +37,31 @@ from sync.store.events import (
     StoreEvent,
 )
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
+from tui.protocol import (
+    AccountInfo,
+    ActionRequest,
+    Backend,
+    BackendEvent,
+    BodyAvailable,
+    ComposeKind,
+    ComposeStart,
+    ConnectionState,
+    CountsUpdated,
+    FolderInfo,
+    FoldersUpdated,
+    ListRow,
+    MessageSource,
+    MessagesUpdated,
+    NewMailNotice,
+    Notice,
+    OperationsState,
+    QueueItem,
+)
 from tui.text import as_content, clean
-from tui.widgets.folder_tree import AccountInfo, FolderInfo, FolderTree
+from tui.widgets.folder_tree import FolderTree
 from tui.widgets.key_hints import KeyHints
-from tui.widgets.message_list import PAGE_SIZE, ListRow, MessageList, MessageSource
+from tui.widgets.message_list import PAGE_SIZE, MessageList
 from tui.widgets.reader import (
-    MessageHeaders,
     Reader,
     ReaderStyles,
     RenderedMessage,
@@ -53,9 +72,7 @@ from tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     # Loaded when first used, not at start: the first frame needs none of them (search,
     # threads, writing mail, the dialogs and the email package behind them).
-    from sync.compose import Draft
     from sync.config import Config
-    from tui.compose_flow import ComposeStart
     from tui.search_view import SearchSource
 
 __all__ = [
@@ -109,9 +126,6 @@ panes empty and then again with the rows costs the first frame twice, on the sta
 MessageKey = tuple[int, int]
 """(folder id, uid) of a message."""
 
-ComposeKind = Literal["reply", "reply_all", "forward", "compose", "resume"]
-"""What to write: a reply, reply-all or forward of a message, a new message, or a draft
-resumed from the Drafts folder."""
 _COMPOSE_KINDS: dict[str, ComposeKind] = {
     "reply": "reply",
     "reply_all": "reply_all",
@@ -120,146 +134,6 @@ _COMPOSE_KINDS: dict[str, ComposeKind] = {
 }
 # Actions after which the selected messages are gone from the folder.
 _CONSUMING_ACTIONS = frozenset({"delete", "archive", "move"})
-
-
-@dataclass(frozen=True, slots=True)
-class ActionRequest:
-    """An operation the user asked for, as the backend receives it.
-
-    ``action`` is one of delete, archive, move, flag, toggle_read; ``value`` is the target
-    state of flag/toggle_read (True: flag / mark read); ``dest_folder_id`` is set for move.
-    ``implicit`` marks a change the user did not ask for by a key (opening a message reads
-    it): it is not put on the undo stack.
-    """
-
-    action: str
-    folder_id: int
-    uids: tuple[int, ...]
-    value: bool | None = None
-    dest_folder_id: int | None = None
-    implicit: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FoldersUpdated:
-    """Folders were created, renamed or deleted (re-read the folder pane)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CountsUpdated:
-    """Unread/total counts changed for these folders (None: any)."""
-
-    folder_ids: frozenset[int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MessagesUpdated:
-    """Messages of a folder were added, removed or changed (None: any folder, e.g. another
-    process wrote the store). ``uids`` names the changed messages when known."""
-
-    folder_id: int | None
-    uids: frozenset[int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BodyAvailable:
-    """A message's body has been downloaded (the reader may be waiting for it)."""
-
-    folder_id: int
-    uid: int
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionState:
-    """An account's connection state changed; ``text`` is short and shown as is."""
-
-    account: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class OperationsState:
-    """Local changes waiting for the server, and the ones that failed."""
-
-    pending: int
-    failed: int
-
-
-@dataclass(frozen=True, slots=True)
-class QueueItem:
-    """One entry of the queue of work waiting for the server, as the queue screen lists it:
-    a local change (``operation``) or a message to send (``outgoing``), by its id there.
-
-    ``state`` is ``pending`` (waiting its turn, or for the connection), ``sending`` (being
-    handed to the SMTP server) or ``failed`` (refused: kept until retried or discarded).
-    ``next_attempt_at`` (epoch seconds) is set while a temporary failure holds it back.
-    ``account``, ``description`` and ``error`` (the server's last words) are as the store
-    has them: the screen cleans them before showing them.
-    """
-
-    kind: Literal["operation", "outgoing"]
-    id: int
-    account: str
-    description: str
-    state: Literal["pending", "sending", "failed"]
-    attempts: int = 0
-    error: str | None = None
-    next_attempt_at: float | None = None
-
-    @property
-    def failed(self) -> bool:
-        """Refused for good: it stays until the user retries or discards it."""
-        return self.state == "failed"
-
-    @property
-    def backing_off(self) -> bool:
-        """Waiting to be tried again after a temporary failure."""
-        return self.state == "pending" and self.next_attempt_at is not None
-
-    @property
-    def retryable(self) -> bool:
-        """Whether retrying means something: failed, or held back by a temporary failure."""
-        return self.failed or self.backing_off
-
-    @property
-    def discardable(self) -> bool:
-        """Only a failed item may be discarded (a pending one may be going out right now)."""
-        return self.failed
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something the user should read once (a change the server refused, a task that
-    stopped); ``text`` is shown as plain text."""
-
-    text: str
-    severity: Literal["information", "warning", "error"] = "information"
-
-
-@dataclass(frozen=True, slots=True)
-class NewMailNotice:
-    """Mail arrived while live: ``count`` messages in ``folder``, the latest from ``sender``.
-
-    Strings are as the server sent them; the app cleans them before showing them.
-    """
-
-    account: str
-    folder: str
-    sender: str
-    subject: str
-    count: int = 1
-
-
-BackendEvent = (
-    FoldersUpdated
-    | CountsUpdated
-    | MessagesUpdated
-    | BodyAvailable
-    | ConnectionState
-    | OperationsState
-    | Notice
-    | NewMailNotice
-)
 
 
 def backend_event_from_store(event: StoreEvent) -> BackendEvent | None:
@@ -276,118 +150,6 @@ def backend_event_from_store(event: StoreEvent) -> BackendEvent | None:
     if isinstance(event, ExternalChange):
         return MessagesUpdated(None)  # another process wrote: re-read the list (and counts)
     return None  # OperationsChanged: the real backend re-counts and sends OperationsState
-
-
-class Backend(Protocol):
-    """Everything the TUI needs from the core; the real one wraps the store and the operations
-    queue, tests use an in-memory one."""
-
-    @property
-    def events(self) -> EventBus[BackendEvent]:
-        """Typed change events; the app subscribes for its lifetime."""
-        ...
-
-    async def accounts(self) -> Sequence[AccountInfo]:
-        """Configured accounts, in config order."""
-        ...
-
-    def current_state(self) -> Sequence[BackendEvent]:
-        """The latest connection and queue state, for a subscriber that just arrived (events
-        published before it subscribed are not replayed by the bus)."""
-        ...
-
-    def ui_ready(self) -> None:
-        """The first rows are on screen: heavy background work may start now."""
-
-    def watch(self, folder_id: int | None) -> None:
-        """The user now looks at this folder (the engine listens there first)."""
-        ...
-
-    async def folders(self) -> Sequence[FolderInfo]:
-        """Every shown folder of every account, with unread and total counts."""
-        ...
-
-    def source(self, folder_id: int) -> MessageSource:
-        """The message list's source for a folder."""
-        ...
-
-    async def filtered_source(self, folder_id: int, query: str) -> MessageSource | None:
-        """A source listing the folder's messages that match ``query`` (None: unsupported).
-        Raises `QueryError` when the query cannot be understood."""
-        ...
-
-    async def search_source(self, folder_id: int, query: str) -> MessageSource | None:
-        """A source listing every folder's messages that match ``query`` (a `SearchSource`
-        spans folders), started from ``folder_id``. Raises `QueryError` like the filter."""
-        ...
-
-    async def thread_source(self, folder_id: int) -> MessageSource | None:
-        """The folder as threads (a `ThreadSource`), or None when unsupported."""
-        ...
-
-    async def message(self, folder_id: int, uid: int) -> MessageHeaders | None:
-        """One message's headers, or None when it is gone."""
-        ...
-
-    async def body(self, folder_id: int, uid: int) -> bytes | None:
-        """The raw message, downloaded now if it is not stored yet (None: it cannot be had now,
-        a `BodyAvailable` event follows when it arrives). Raises when a download failed; the
-        exception's text says why in words. A large message may come text first, as a
-        `sync.mime.message.PartialMessage` whose attachments are placeholders (see
-        `whole_body`)."""
-        ...
-
-    async def whole_body(self, folder_id: int, uid: int) -> bytes | None:
-        """Like `body`, but always the whole message (downloaded and kept if need be): for
-        the attachments of a message shown text first."""
-        ...
-
-    async def cached_body(self, folder_id: int, uid: int) -> bytes | None:
-        """The raw message if it is stored here, else None; never downloads (prefetch uses
-        it for the message the list cursor rests on)."""
-        ...
-
-    async def perform(self, request: ActionRequest) -> str:
-        """Apply an operation locally and queue it for the server; return a short summary."""
-        ...
-
-    async def undo(self) -> str | None:
-        """Undo the last operation; return a summary, or None when there is nothing to undo."""
-        ...
-
-    async def compose(
-        self, kind: ComposeKind, folder_id: int, uid: int | None
-    ) -> ComposeStart | str:
-        """Prepare a reply, forward, new message or resumed draft for editing; a string
-        says in words why it cannot be written now (shown in the status bar)."""
-        ...
-
-    async def send_draft(self, start: ComposeStart, draft: Draft) -> str:
-        """Queue an edited message for sending (it goes out when online); a summary."""
-        ...
-
-    async def postpone_draft(self, start: ComposeStart, draft: Draft) -> str:
-        """File an edited message in the account's Drafts folder; a summary."""
-        ...
-
-    async def address_pairs(self, account: str) -> Sequence[tuple[str, str]]:
-        """``(name, address)`` pairs from the account's mail, for address completion."""
-        ...
-
-    async def queue_items(self) -> Sequence[QueueItem]:
-        """Every account's queued changes and outgoing mail, pending and failed, in the
-        order they go out."""
-        ...
-
-    async def retry(self, item: QueueItem) -> str:
-        """Try an item again now (a failed one is queued again, its local change made again);
-        return a short summary. Raises when it cannot be retried, saying why in words."""
-        ...
-
-    async def discard(self, item: QueueItem) -> str:
-        """Forget a failed item for good; return a short summary. Raises when it cannot be
-        discarded (it is not failed: it may be going out), saying why in words."""
-        ...
 
 
 def _first_folder(folders: Sequence[FolderInfo]) -> FolderInfo | None:

@@ -50,22 +50,23 @@ from sync.store.events import (
     OperationsChanged,
     StoreEvent,
 )
-from tui.app import (
+from tui.app import backend_event_from_store, describe_error
+from tui.protocol import (
     AccountInfo,
     ActionRequest,
     BackendEvent,
     ComposeKind,
+    ComposeStart,
     ConnectionState,
     FolderInfo,
+    MessageHeaders,
+    MessageSource,
     NewMailNotice,
     Notice,
     OperationsState,
     QueueItem,
-    backend_event_from_store,
-    describe_error,
 )
-from tui.widgets.message_list import MessageSource, StoreSource
-from tui.widgets.reader import MessageHeaders
+from tui.widgets.message_list import StoreSource
 
 if TYPE_CHECKING:  # the engine (IMAP client, parser) loads after the first rows are painted
     # So do the operations queue and writing mail (they load the email package): on use.
@@ -73,7 +74,6 @@ if TYPE_CHECKING:  # the engine (IMAP client, parser) loads after the first rows
     from sync.engine.account import AccountSync, SyncSettings
     from sync.engine.bodies import BodyFetcher
     from sync.ops import Operations, Queued
-    from tui.compose_flow import ComposeStart
 
 __all__ = [
     "BodyUnavailable",
@@ -184,7 +184,7 @@ class _AccountRuntime:
 
 
 class StoreBackend:
-    """The `tui.app.Backend` over a real store and engine; use as ``async with``."""
+    """The `tui.protocol.Backend` over a real store and engine; use as ``async with``."""
 
     def __init__(
         self,
@@ -836,7 +836,6 @@ class StoreBackend:
         Raises `BodyUnavailable` when the original cannot be downloaded now.
         """
         from sync.compose import Draft, account_address, forward_draft, reply_draft
-        from tui.compose_flow import ComposeStart
 
         folder = await self.store.folder(folder_id)
         runtime = self._by_id.get(folder.account_id) if folder is not None else None

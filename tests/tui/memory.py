@@ -41,9 +41,8 @@ from tui.app import (
     OperationsState,
     QueueItem,
 )
-from tui.compose_flow import ComposeStart
+from tui.protocol import ComposeStart, MessageSource
 from tui.search_view import SearchHit, SearchSource, ServerNews, ThreadItem, ThreadSource
-from tui.widgets.message_list import MessageSource
 
 BASE_TIME = 1_700_000_000
 

@@ -27,9 +27,10 @@ from tui.app import (
     backend_event_from_store,
 )
 from tui.keys import DEFAULT_KEYS, KeymapError, display_keys
+from tui.protocol import FolderInfo
 from tui.screens.folder_picker import FolderPicker, fuzzy_score
 from tui.screens.help import HelpScreen
-from tui.widgets.folder_tree import FolderInfo, sort_folders
+from tui.widgets.folder_tree import sort_folders
 
 SIZE = (110, 30)
 

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from tests.tui.helpers import screen_lines, wait_for_rows, wait_until
 from tests.tui.memory import BASE_TIME, MemoryBackend, MemoryMessage
 from tui.app import MailApp, MessagesUpdated
-from tui.widgets.message_list import PAGE_SIZE, ListRow
+from tui.protocol import ListRow
+from tui.widgets.message_list import PAGE_SIZE
 
 SIZE = (110, 30)
 

@@ -40,22 +40,28 @@ from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
 from tui.protocol import (
     AccountInfo,
     ActionRequest,
+    Archive,
     Backend,
     BackendEvent,
     BodyAvailable,
     ComposeKind,
     ComposeStart,
     ConnectionState,
+    ConsumingRequest,
     CountsUpdated,
+    Delete,
     FolderInfo,
     FoldersUpdated,
     ListRow,
     MessageSource,
     MessagesUpdated,
+    Move,
     NewMailNotice,
     Notice,
     OperationsState,
     QueueItem,
+    SetFlagged,
+    SetRead,
 )
 from tui.text import as_content, clean
 from tui.widgets.folder_tree import FolderTree
@@ -132,8 +138,6 @@ _COMPOSE_KINDS: dict[str, ComposeKind] = {
     "forward": "forward",
     "compose": "compose",
 }
-# Actions after which the selected messages are gone from the folder.
-_CONSUMING_ACTIONS = frozenset({"delete", "archive", "move"})
 
 
 def backend_event_from_store(event: StoreEvent) -> BackendEvent | None:
@@ -150,6 +154,23 @@ def backend_event_from_store(event: StoreEvent) -> BackendEvent | None:
     if isinstance(event, ExternalChange):
         return MessagesUpdated(None)  # another process wrote: re-read the list (and counts)
     return None  # OperationsChanged: the real backend re-counts and sends OperationsState
+
+
+def _request_for(
+    action: str, folder_id: int, uids: tuple[int, ...], value: bool | None
+) -> Delete | Archive | SetFlagged | SetRead | None:
+    """The typed request for a message list action (None: not an operation on messages).
+    A toggle without a target state means "turn it on"."""
+    match action:
+        case "delete":
+            return Delete(folder_id, uids)
+        case "archive":
+            return Archive(folder_id, uids)
+        case "flag":
+            return SetFlagged(folder_id, uids, True if value is None else value)
+        case "toggle_read":
+            return SetRead(folder_id, uids, True if value is None else value)
+    return None
 
 
 def _first_folder(folders: Sequence[FolderInfo]) -> FolderInfo | None:
@@ -537,9 +558,15 @@ class MailApp(App[None]):
             uid = event.uids[0] if event.uids else None
             await self._compose(kind, event.folder_id, uid)
             return
-        request = ActionRequest(event.action, event.folder_id, event.uids, event.value)
         if event.action == "move":
-            self._pick_move_target(request)
+            self._pick_move_target(event.folder_id, event.uids)
+            return
+        request = _request_for(event.action, event.folder_id, event.uids, event.value)
+        if request is None:
+            self.report_error(
+                event.action.replace("_", " ").capitalize(),
+                ValueError(f"unknown action {event.action!r}"),
+            )
             return
         await self._perform(request)
 
@@ -561,16 +588,14 @@ class MailApp(App[None]):
 
         self._note(await run_compose(self, self.backend, start, self.report_error))
 
-    def _pick_move_target(self, request: ActionRequest) -> None:
+    def _pick_move_target(self, folder_id: int, uids: tuple[int, ...]) -> None:
         from tui.screens.folder_picker import FolderPicker
 
-        folders = [f for f in self.folder_tree.folders() if f.id != request.folder_id]
+        folders = [f for f in self.folder_tree.folders() if f.id != folder_id]
 
         async def chosen(dest: int | None) -> None:
             if dest is not None:
-                await self._perform(
-                    ActionRequest("move", request.folder_id, request.uids, dest_folder_id=dest)
-                )
+                await self._perform(Move(folder_id, uids, dest))
 
         self.push_screen(FolderPicker(folders), chosen)
 
@@ -578,9 +603,9 @@ class MailApp(App[None]):
         try:
             summary = await self.backend.perform(request)
         except Exception as error:  # the backend reports; the UI must stay up
-            self.report_error(request.action.replace("_", " ").capitalize(), error)
+            self.report_error(request.title, error)
             return
-        if request.action in _CONSUMING_ACTIONS:
+        if isinstance(request, ConsumingRequest):
             self.message_list.clear_selection()
             if self.reader.display and self.reader.uid in request.uids:
                 self._close_reader()
@@ -615,9 +640,7 @@ class MailApp(App[None]):
         located = self.message_list.locate(row.uid) if row is not None else None
         if row is not None and located == (folder_id, uid) and not row.seen:
             # Opening a message reads it (RFC 3501 2.3.2 \Seen), as every client does.
-            await self._perform(
-                ActionRequest("toggle_read", folder_id, (uid,), True, implicit=True)
-            )
+            await self._perform(SetRead(folder_id, (uid,), True, implicit=True))
         if ready is None:
             await self._show_body(folder_id, uid)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from sync.clean import clean_text
 from sync.config import AccountConfig, Config
@@ -54,17 +54,22 @@ from tui.app import backend_event_from_store, describe_error
 from tui.protocol import (
     AccountInfo,
     ActionRequest,
+    Archive,
     BackendEvent,
     ComposeKind,
     ComposeStart,
     ConnectionState,
+    Delete,
     FolderInfo,
     MessageHeaders,
     MessageSource,
+    Move,
     NewMailNotice,
     Notice,
     OperationsState,
     QueueItem,
+    SetFlagged,
+    SetRead,
 )
 from tui.widgets.message_list import StoreSource
 
@@ -717,23 +722,22 @@ class StoreBackend:
         uids = list(request.uids)
         if not uids:
             return "Nothing selected"
-        if request.action in ("toggle_read", "flag"):
+        if isinstance(request, SetRead | SetFlagged):
             return await self._change_flag(request, folder, uids)
         rows = {row.uid: row for row in await self.store.messages(folder.id, uids)}
-        if request.action == "delete":
-            queued = await self.operations.delete(folder.id, uids)
-            verb = "Deleted"
-        elif request.action == "archive":
-            archive = self._by_id[folder.account_id].config.archive_folder
-            queued = await self.operations.archive(folder.id, uids, archive_folder=archive)
-            verb = "Archived"
-        elif request.action == "move":
-            if request.dest_folder_id is None:
-                raise ValueError("move needs a destination folder")
-            queued = await self.operations.move(folder.id, uids, request.dest_folder_id)
-            verb = "Moved"
-        else:
-            raise ValueError(f"unknown action {request.action!r}")
+        match request:
+            case Delete():
+                queued = await self.operations.delete(folder.id, uids)
+                verb = "Deleted"
+            case Archive():
+                archive = self._by_id[folder.account_id].config.archive_folder
+                queued = await self.operations.archive(folder.id, uids, archive_folder=archive)
+                verb = "Archived"
+            case Move(dest_folder_id=dest_folder_id):
+                queued = await self.operations.move(folder.id, uids, dest_folder_id)
+                verb = "Moved"
+            case _:
+                assert_never(request)
         count = _count(len(rows))
         self._remember_moved(row.message_id for row in rows.values())
         if not queued.provisional:
@@ -751,9 +755,11 @@ class StoreBackend:
             self._push_undo(_MoveUndo(folder.id, dest_id, moved, noun))
         return clean_text(f"{verb} {count}{where} (z undoes)")
 
-    async def _change_flag(self, request: ActionRequest, folder: FolderRow, uids: list[int]) -> str:
-        flag = _SEEN if request.action == "toggle_read" else _FLAGGED
-        on = True if request.value is None else request.value
+    async def _change_flag(
+        self, request: SetRead | SetFlagged, folder: FolderRow, uids: list[int]
+    ) -> str:
+        flag = _SEEN if isinstance(request, SetRead) else _FLAGGED
+        on = request.value
         rows = await self.store.messages(folder.id, uids)
         # Only the messages that really change: undo must not unflag what was flagged before.
         changing = tuple(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
 
 from sync.events import EventBus
 
@@ -23,23 +23,29 @@ if TYPE_CHECKING:  # sync.compose (email, MIME) loads when a message is first wr
 __all__ = [
     "AccountInfo",
     "ActionRequest",
+    "Archive",
     "Backend",
     "BackendEvent",
     "BodyAvailable",
     "ComposeKind",
     "ComposeStart",
     "ConnectionState",
+    "ConsumingRequest",
     "CountsUpdated",
+    "Delete",
     "FolderInfo",
     "FoldersUpdated",
     "ListRow",
     "MessageHeaders",
     "MessageSource",
     "MessagesUpdated",
+    "Move",
     "NewMailNotice",
     "Notice",
     "OperationsState",
     "QueueItem",
+    "SetFlagged",
+    "SetRead",
     "SpansFolders",
 ]
 
@@ -165,22 +171,71 @@ class ComposeStart:
 # Operations, events and the backend ----------------------------------------------------------
 
 
+# One frozen dataclass per operation the user can ask for on messages, as the backend receives
+# it: the folder and the UIDs it acts on, and ``implicit`` for a change the user did not ask
+# for by a key (opening a message reads it), which is not put on the undo stack. ``title``
+# names the action in an error report.
+
+
 @dataclass(frozen=True, slots=True)
-class ActionRequest:
-    """An operation the user asked for, as the backend receives it.
+class Delete:
+    """Delete the messages."""
 
-    ``action`` is one of delete, archive, move, flag, toggle_read; ``value`` is the target
-    state of flag/toggle_read (True: flag / mark read); ``dest_folder_id`` is set for move.
-    ``implicit`` marks a change the user did not ask for by a key (opening a message reads
-    it): it is not put on the undo stack.
-    """
-
-    action: str
+    title: ClassVar[str] = "Delete"
     folder_id: int
     uids: tuple[int, ...]
-    value: bool | None = None
-    dest_folder_id: int | None = None
     implicit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """Move the messages to the account's archive folder."""
+
+    title: ClassVar[str] = "Archive"
+    folder_id: int
+    uids: tuple[int, ...]
+    implicit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Move the messages to the folder ``dest_folder_id`` (of the same account)."""
+
+    title: ClassVar[str] = "Move"
+    folder_id: int
+    uids: tuple[int, ...]
+    dest_folder_id: int
+    implicit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetFlagged:
+    """Flag the messages (``value`` True) or unflag them: a target state, so that sending
+    it twice changes nothing more."""
+
+    title: ClassVar[str] = "Flag"
+    folder_id: int
+    uids: tuple[int, ...]
+    value: bool
+    implicit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetRead:
+    """Mark the messages read (``value`` True) or unread: a target state, like `SetFlagged`."""
+
+    title: ClassVar[str] = "Toggle read"
+    folder_id: int
+    uids: tuple[int, ...]
+    value: bool
+    implicit: bool = False
+
+
+ActionRequest = Delete | Archive | Move | SetFlagged | SetRead
+"""An operation the user asked for, as the backend receives it."""
+
+ConsumingRequest = Delete | Archive | Move
+"""The requests after which their messages are gone from the folder."""
 
 
 @dataclass(frozen=True, slots=True)

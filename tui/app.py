@@ -28,14 +28,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from sync.events import Subscription
-from sync.store.events import (
-    BodyStored,
-    ExternalChange,
-    FolderCountsChanged,
-    FoldersChanged,
-    MessagesChanged,
-    StoreEvent,
-)
+from tui.errors import describe_error
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
 from tui.protocol import (
     AccountInfo,
@@ -78,7 +71,6 @@ from tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     # Loaded when first used, not at start: the first frame needs none of them (search,
     # threads, writing mail, the dialogs and the email package behind them).
-    from sync.config import Config
     from tui.search_view import SearchSource
 
 __all__ = [
@@ -98,9 +90,6 @@ __all__ = [
     "Notice",
     "OperationsState",
     "QueueItem",
-    "backend_event_from_store",
-    "describe_error",
-    "run",
 ]
 
 log = logging.getLogger(__name__)
@@ -138,22 +127,6 @@ _COMPOSE_KINDS: dict[str, ComposeKind] = {
     "forward": "forward",
     "compose": "compose",
 }
-
-
-def backend_event_from_store(event: StoreEvent) -> BackendEvent | None:
-    """Translate a store event into what the UI reacts to (None: nothing to redraw)."""
-    if isinstance(event, MessagesChanged):
-        changed = frozenset((*event.added, *event.removed, *event.updated))
-        return MessagesUpdated(event.folder_id, changed or None)
-    if isinstance(event, FolderCountsChanged):
-        return CountsUpdated(frozenset({event.folder_id}))
-    if isinstance(event, FoldersChanged):
-        return FoldersUpdated()
-    if isinstance(event, BodyStored):
-        return BodyAvailable(event.folder_id, event.uid)
-    if isinstance(event, ExternalChange):
-        return MessagesUpdated(None)  # another process wrote: re-read the list (and counts)
-    return None  # OperationsChanged: the real backend re-counts and sends OperationsState
 
 
 def _request_for(
@@ -973,18 +946,3 @@ class MailApp(App[None]):
             else:
                 continue
             yield SystemCommand(spec.description, f"{spec.id} ({spec.keys})", callback)
-
-
-def describe_error(error: BaseException) -> str:
-    """An exception in words for the user: its message, else its type's name."""
-    if isinstance(error, TimeoutError):
-        return "no answer in time"
-    text = str(error).strip()
-    return text or type(error).__name__
-
-
-def run(config: Config) -> int:
-    """Run the full-screen interface on ``config`` (``mailtui`` without a command)."""
-    from tui.run import run_app  # the store and engine load only when the TUI really runs
-
-    return run_app(config)

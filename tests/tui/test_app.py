@@ -24,8 +24,8 @@ from tui.app import (
     MailApp,
     MessagesUpdated,
     OperationsState,
-    backend_event_from_store,
 )
+from tui.backend import backend_event_from_store
 from tui.keys import DEFAULT_KEYS, KeymapError, display_keys
 from tui.protocol import Archive, FolderInfo, Move, SetRead
 from tui.screens.folder_picker import FolderPicker, fuzzy_score

@@ -25,7 +25,7 @@ from array import array
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -44,7 +44,6 @@ __all__ = [
     "PAGE_SIZE",
     "MessageList",
     "RowView",
-    "StoreSource",
     "format_date",
 ]
 
@@ -59,37 +58,6 @@ _MAX_CACHED_ROWS = PAGE_SIZE * 12
 _ORDER_WAIT = 0.3
 _SUBJECT_MAX = 500  # a list row never shows more; a 10 KB subject is cut once, at load
 _FROM_MAX = 200
-
-
-class _StoreLike(Protocol):
-    async def sort_keys(self, folder_id: int) -> tuple[array[int], array[int]]: ...
-    async def page(
-        self, folder_id: int, *, after: Any, limit: int = ..., newest_first: bool = ...
-    ) -> Sequence[ListRow]: ...
-
-
-class StoreSource:
-    """A `MessageSource` over ``sync.store.Store`` (sort_keys + keyset ``page``)."""
-
-    def __init__(self, store: _StoreLike, folder_id: int) -> None:
-        self._store = store
-        self._folder_id = folder_id
-
-    @property
-    def folder_id(self) -> int:
-        """The folder this source reads."""
-        return self._folder_id
-
-    async def keys(self) -> tuple[array[int], array[int]]:
-        """Sort values and uids of the folder, newest first."""
-        return await self._store.sort_keys(self._folder_id)
-
-    async def page(self, after: tuple[int, int] | None, limit: int) -> Sequence[ListRow]:
-        """One keyset page from the store."""
-        from sync.store import SortKey  # imported late: the TUI may start before any store
-
-        key = SortKey(*after) if after is not None else None
-        return await self._store.page(self._folder_id, after=key, limit=limit, newest_first=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,8 @@ from sync.store.events import (
     OperationsChanged,
     StoreEvent,
 )
-from tui.app import backend_event_from_store, describe_error
+from tui.backend.store_adapter import StoreSource, backend_event_from_store
+from tui.errors import describe_error
 from tui.protocol import (
     AccountInfo,
     ActionRequest,
@@ -71,7 +72,6 @@ from tui.protocol import (
     SetFlagged,
     SetRead,
 )
-from tui.widgets.message_list import StoreSource
 
 if TYPE_CHECKING:  # the engine (IMAP client, parser) loads after the first rows are painted
     # So do the operations queue and writing mail (they load the email package): on use.

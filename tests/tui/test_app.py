@@ -26,11 +26,11 @@ from tui.app import (
     OperationsState,
 )
 from tui.backend import backend_event_from_store
+from tui.folder_order import sort_folders
 from tui.keys import DEFAULT_KEYS, KeymapError, display_keys
 from tui.protocol import Archive, FolderInfo, Move, SetRead
 from tui.screens.folder_picker import FolderPicker, fuzzy_score
 from tui.screens.help import HelpScreen
-from tui.widgets.folder_tree import sort_folders
 
 SIZE = (110, 30)
 

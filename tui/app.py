@@ -388,7 +388,7 @@ class MailApp(App[None]):
 
     def _on_backend_event(self, event: BackendEvent) -> None:
         if isinstance(event, MessagesUpdated):
-            from tui.search_view import SearchSource
+            from tui.search_view import SearchSource  # loaded when first used, not at start
 
             listed = self.message_list.folder_id
             spans = isinstance(self.message_list.source, SearchSource)
@@ -422,7 +422,7 @@ class MailApp(App[None]):
         # Attributes down: an open queue view (perhaps under its confirmation) re-reads.
         if len(self.screen_stack) == 1:
             return  # only the main screen: no queue view (and no need to import it)
-        from tui.screens.queue import QueueScreen
+        from tui.screens.queue import QueueScreen  # loaded when first used, not at start
 
         for screen in self.screen_stack:
             if isinstance(screen, QueueScreen):
@@ -463,7 +463,7 @@ class MailApp(App[None]):
 
     @on(MessageList.Opened)
     def _message_opened(self, event: MessageList.Opened) -> None:
-        from tui.search_view import ThreadSource
+        from tui.search_view import ThreadSource  # loaded when first used, not at start
 
         source = self.message_list.source
         if isinstance(source, ThreadSource) and source.is_collapsed_thread(event.uid):
@@ -484,7 +484,7 @@ class MailApp(App[None]):
         )
 
     def _offer_resume(self, folder_id: int, uid: int) -> None:
-        from tui.screens.compose import ResumeOffer
+        from tui.screens.compose import ResumeOffer  # loaded when first used, not at start
 
         async def chosen(edit: bool | None) -> None:
             if edit:
@@ -557,12 +557,12 @@ class MailApp(App[None]):
     @work(group="compose", exit_on_error=False, name="Writing a message")
     async def _write_message(self, start: ComposeStart) -> None:
         # A worker: the flow waits on screens (push_screen_wait) and on the editor.
-        from tui.compose_flow import run_compose
+        from tui.compose_flow import run_compose  # loaded when first used, not at start
 
         self._note(await run_compose(self, self.backend, start, self.report_error))
 
     def _pick_move_target(self, folder_id: int, uids: tuple[int, ...]) -> None:
-        from tui.screens.folder_picker import FolderPicker
+        from tui.screens.folder_picker import FolderPicker  # loaded when first used, not at start
 
         folders = [f for f in self.folder_tree.folders() if f.id != folder_id]
 
@@ -744,14 +744,14 @@ class MailApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key binding."""
-        from tui.screens.help import HelpScreen
+        from tui.screens.help import HelpScreen  # loaded when first used, not at start
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.user_keymap))
 
     def action_queue(self) -> None:
         """Show the changes and outgoing mail waiting for the server (retry, discard)."""
-        from tui.screens.queue import QueueScreen
+        from tui.screens.queue import QueueScreen  # loaded when first used, not at start
 
         if not any(isinstance(screen, QueueScreen) for screen in self.screen_stack):
             self.push_screen(QueueScreen(self.backend, report_error=self.report_error))
@@ -822,7 +822,7 @@ class MailApp(App[None]):
         # Exclusive: each keystroke cancels the search before it, its server phase included;
         # the pause lets fast typing through without a query per key.
         from sync.search.query import QueryError
-        from tui.search_view import SearchSource
+        from tui.search_view import SearchSource  # loaded when first used, not at start
 
         if delay:
             await asyncio.sleep(delay)
@@ -897,7 +897,7 @@ class MailApp(App[None]):
 
     async def action_toggle_thread(self) -> None:
         """Expand or collapse the thread under the cursor (in the thread view)."""
-        from tui.search_view import ThreadSource
+        from tui.search_view import ThreadSource  # loaded when first used, not at start
 
         source = self.message_list.source
         uid = self.message_list.cursor_uid

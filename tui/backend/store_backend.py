@@ -612,6 +612,7 @@ class StoreBackend:
     async def _search(
         self, text: str, home: int, scope: Sequence[int] | None
     ) -> MessageSource | None:
+        # Search and threads load when first used, not at start.
         from sync.search import parse_query
         from sync.store.search import SearchKey, folders_needing_server, search_messages
         from tui.search_view import SearchHit, SearchSource, ServerNews
@@ -647,6 +648,7 @@ class StoreBackend:
 
     async def thread_source(self, folder_id: int) -> MessageSource | None:
         """The folder as threads (the store keeps the thread cache)."""
+        # Search and threads load when first used, not at start.
         from sync.store.search import ThreadRow, thread_page, thread_rows
         from tui.search_view import ThreadItem, ThreadSource
 

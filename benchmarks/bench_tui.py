@@ -37,7 +37,8 @@ from textual.pilot import Pilot
 from sync.store import MessageRecord, Store
 from tests.tui.memory import MemoryBackend
 from tui.app import MailApp
-from tui.widgets.message_list import MessageList, StoreSource
+from tui.backend import StoreSource
+from tui.widgets.message_list import MessageList
 
 SIZE = (160, 50)
 BASE_TIME = 1_700_000_000

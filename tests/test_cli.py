@@ -178,15 +178,16 @@ def test_bad_config_is_one_message_exit_2(env: Env, capsys: pytest.CaptureFixtur
         assert "Traceback" not in err and "cli-secret-pw-42" not in err
 
 
-@pytest.mark.parametrize("module", [None, types.ModuleType("tui.app")])
+@pytest.mark.parametrize("module", [None, types.ModuleType("tui.run")])
 def test_tui_not_built_yet(
     env: Env,
     module: types.ModuleType | None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # None in sys.modules makes the import fail as a missing module; an empty module has no run().
-    monkeypatch.setitem(sys.modules, "tui.app", module)
+    # None in sys.modules makes the import fail as a missing module; an empty module has no
+    # run_app().
+    monkeypatch.setitem(sys.modules, "tui.run", module)
     env.config.write_text(CONFIG)
     status, out, err = run([], capsys)
     assert status == 1 and out == ""
@@ -202,9 +203,9 @@ def test_tui_gets_the_config_and_logs_to_a_file(
         received.append(config)
         return 7
 
-    fake = types.ModuleType("tui.app")
-    fake.run = fake_run  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    fake = types.ModuleType("tui.run")
+    fake.run_app = fake_run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tui.run", fake)
     env.config.write_text(CONFIG)
     root = logging.getLogger()
     before = list(root.handlers)

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -27,22 +27,40 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
-from sync.events import EventBus, Subscription
-from sync.store.events import (
-    BodyStored,
-    ExternalChange,
-    FolderCountsChanged,
-    FoldersChanged,
-    MessagesChanged,
-    StoreEvent,
-)
+from sync.events import Subscription
+from tui.errors import describe_error
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
+from tui.protocol import (
+    AccountInfo,
+    ActionRequest,
+    Archive,
+    Backend,
+    BackendEvent,
+    BodyAvailable,
+    ComposeKind,
+    ComposeStart,
+    ConnectionState,
+    ConsumingRequest,
+    CountsUpdated,
+    Delete,
+    FolderInfo,
+    FoldersUpdated,
+    ListRow,
+    MessageSource,
+    MessagesUpdated,
+    Move,
+    NewMailNotice,
+    Notice,
+    OperationsState,
+    QueueItem,
+    SetFlagged,
+    SetRead,
+)
 from tui.text import as_content, clean
-from tui.widgets.folder_tree import AccountInfo, FolderInfo, FolderTree
+from tui.widgets.folder_tree import FolderTree
 from tui.widgets.key_hints import KeyHints
-from tui.widgets.message_list import PAGE_SIZE, ListRow, MessageList, MessageSource
+from tui.widgets.message_list import PAGE_SIZE, MessageList
 from tui.widgets.reader import (
-    MessageHeaders,
     Reader,
     ReaderStyles,
     RenderedMessage,
@@ -53,9 +71,6 @@ from tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     # Loaded when first used, not at start: the first frame needs none of them (search,
     # threads, writing mail, the dialogs and the email package behind them).
-    from sync.compose import Draft
-    from sync.config import Config
-    from tui.compose_flow import ComposeStart
     from tui.search_view import SearchSource
 
 __all__ = [
@@ -75,9 +90,6 @@ __all__ = [
     "Notice",
     "OperationsState",
     "QueueItem",
-    "backend_event_from_store",
-    "describe_error",
-    "run",
 ]
 
 log = logging.getLogger(__name__)
@@ -109,285 +121,29 @@ panes empty and then again with the rows costs the first frame twice, on the sta
 MessageKey = tuple[int, int]
 """(folder id, uid) of a message."""
 
-ComposeKind = Literal["reply", "reply_all", "forward", "compose", "resume"]
-"""What to write: a reply, reply-all or forward of a message, a new message, or a draft
-resumed from the Drafts folder."""
 _COMPOSE_KINDS: dict[str, ComposeKind] = {
     "reply": "reply",
     "reply_all": "reply_all",
     "forward": "forward",
     "compose": "compose",
 }
-# Actions after which the selected messages are gone from the folder.
-_CONSUMING_ACTIONS = frozenset({"delete", "archive", "move"})
 
 
-@dataclass(frozen=True, slots=True)
-class ActionRequest:
-    """An operation the user asked for, as the backend receives it.
-
-    ``action`` is one of delete, archive, move, flag, toggle_read; ``value`` is the target
-    state of flag/toggle_read (True: flag / mark read); ``dest_folder_id`` is set for move.
-    ``implicit`` marks a change the user did not ask for by a key (opening a message reads
-    it): it is not put on the undo stack.
-    """
-
-    action: str
-    folder_id: int
-    uids: tuple[int, ...]
-    value: bool | None = None
-    dest_folder_id: int | None = None
-    implicit: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FoldersUpdated:
-    """Folders were created, renamed or deleted (re-read the folder pane)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CountsUpdated:
-    """Unread/total counts changed for these folders (None: any)."""
-
-    folder_ids: frozenset[int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MessagesUpdated:
-    """Messages of a folder were added, removed or changed (None: any folder, e.g. another
-    process wrote the store). ``uids`` names the changed messages when known."""
-
-    folder_id: int | None
-    uids: frozenset[int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BodyAvailable:
-    """A message's body has been downloaded (the reader may be waiting for it)."""
-
-    folder_id: int
-    uid: int
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionState:
-    """An account's connection state changed; ``text`` is short and shown as is."""
-
-    account: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class OperationsState:
-    """Local changes waiting for the server, and the ones that failed."""
-
-    pending: int
-    failed: int
-
-
-@dataclass(frozen=True, slots=True)
-class QueueItem:
-    """One entry of the queue of work waiting for the server, as the queue screen lists it:
-    a local change (``operation``) or a message to send (``outgoing``), by its id there.
-
-    ``state`` is ``pending`` (waiting its turn, or for the connection), ``sending`` (being
-    handed to the SMTP server) or ``failed`` (refused: kept until retried or discarded).
-    ``next_attempt_at`` (epoch seconds) is set while a temporary failure holds it back.
-    ``account``, ``description`` and ``error`` (the server's last words) are as the store
-    has them: the screen cleans them before showing them.
-    """
-
-    kind: Literal["operation", "outgoing"]
-    id: int
-    account: str
-    description: str
-    state: Literal["pending", "sending", "failed"]
-    attempts: int = 0
-    error: str | None = None
-    next_attempt_at: float | None = None
-
-    @property
-    def failed(self) -> bool:
-        """Refused for good: it stays until the user retries or discards it."""
-        return self.state == "failed"
-
-    @property
-    def backing_off(self) -> bool:
-        """Waiting to be tried again after a temporary failure."""
-        return self.state == "pending" and self.next_attempt_at is not None
-
-    @property
-    def retryable(self) -> bool:
-        """Whether retrying means something: failed, or held back by a temporary failure."""
-        return self.failed or self.backing_off
-
-    @property
-    def discardable(self) -> bool:
-        """Only a failed item may be discarded (a pending one may be going out right now)."""
-        return self.failed
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something the user should read once (a change the server refused, a task that
-    stopped); ``text`` is shown as plain text."""
-
-    text: str
-    severity: Literal["information", "warning", "error"] = "information"
-
-
-@dataclass(frozen=True, slots=True)
-class NewMailNotice:
-    """Mail arrived while live: ``count`` messages in ``folder``, the latest from ``sender``.
-
-    Strings are as the server sent them; the app cleans them before showing them.
-    """
-
-    account: str
-    folder: str
-    sender: str
-    subject: str
-    count: int = 1
-
-
-BackendEvent = (
-    FoldersUpdated
-    | CountsUpdated
-    | MessagesUpdated
-    | BodyAvailable
-    | ConnectionState
-    | OperationsState
-    | Notice
-    | NewMailNotice
-)
-
-
-def backend_event_from_store(event: StoreEvent) -> BackendEvent | None:
-    """Translate a store event into what the UI reacts to (None: nothing to redraw)."""
-    if isinstance(event, MessagesChanged):
-        changed = frozenset((*event.added, *event.removed, *event.updated))
-        return MessagesUpdated(event.folder_id, changed or None)
-    if isinstance(event, FolderCountsChanged):
-        return CountsUpdated(frozenset({event.folder_id}))
-    if isinstance(event, FoldersChanged):
-        return FoldersUpdated()
-    if isinstance(event, BodyStored):
-        return BodyAvailable(event.folder_id, event.uid)
-    if isinstance(event, ExternalChange):
-        return MessagesUpdated(None)  # another process wrote: re-read the list (and counts)
-    return None  # OperationsChanged: the real backend re-counts and sends OperationsState
-
-
-class Backend(Protocol):
-    """Everything the TUI needs from the core; the real one wraps the store and the operations
-    queue, tests use an in-memory one."""
-
-    @property
-    def events(self) -> EventBus[BackendEvent]:
-        """Typed change events; the app subscribes for its lifetime."""
-        ...
-
-    async def accounts(self) -> Sequence[AccountInfo]:
-        """Configured accounts, in config order."""
-        ...
-
-    def current_state(self) -> Sequence[BackendEvent]:
-        """The latest connection and queue state, for a subscriber that just arrived (events
-        published before it subscribed are not replayed by the bus)."""
-        ...
-
-    def ui_ready(self) -> None:
-        """The first rows are on screen: heavy background work may start now."""
-
-    def watch(self, folder_id: int | None) -> None:
-        """The user now looks at this folder (the engine listens there first)."""
-        ...
-
-    async def folders(self) -> Sequence[FolderInfo]:
-        """Every shown folder of every account, with unread and total counts."""
-        ...
-
-    def source(self, folder_id: int) -> MessageSource:
-        """The message list's source for a folder."""
-        ...
-
-    async def filtered_source(self, folder_id: int, query: str) -> MessageSource | None:
-        """A source listing the folder's messages that match ``query`` (None: unsupported).
-        Raises `QueryError` when the query cannot be understood."""
-        ...
-
-    async def search_source(self, folder_id: int, query: str) -> MessageSource | None:
-        """A source listing every folder's messages that match ``query`` (a `SearchSource`
-        spans folders), started from ``folder_id``. Raises `QueryError` like the filter."""
-        ...
-
-    async def thread_source(self, folder_id: int) -> MessageSource | None:
-        """The folder as threads (a `ThreadSource`), or None when unsupported."""
-        ...
-
-    async def message(self, folder_id: int, uid: int) -> MessageHeaders | None:
-        """One message's headers, or None when it is gone."""
-        ...
-
-    async def body(self, folder_id: int, uid: int) -> bytes | None:
-        """The raw message, downloaded now if it is not stored yet (None: it cannot be had now,
-        a `BodyAvailable` event follows when it arrives). Raises when a download failed; the
-        exception's text says why in words. A large message may come text first, as a
-        `sync.mime.message.PartialMessage` whose attachments are placeholders (see
-        `whole_body`)."""
-        ...
-
-    async def whole_body(self, folder_id: int, uid: int) -> bytes | None:
-        """Like `body`, but always the whole message (downloaded and kept if need be): for
-        the attachments of a message shown text first."""
-        ...
-
-    async def cached_body(self, folder_id: int, uid: int) -> bytes | None:
-        """The raw message if it is stored here, else None; never downloads (prefetch uses
-        it for the message the list cursor rests on)."""
-        ...
-
-    async def perform(self, request: ActionRequest) -> str:
-        """Apply an operation locally and queue it for the server; return a short summary."""
-        ...
-
-    async def undo(self) -> str | None:
-        """Undo the last operation; return a summary, or None when there is nothing to undo."""
-        ...
-
-    async def compose(
-        self, kind: ComposeKind, folder_id: int, uid: int | None
-    ) -> ComposeStart | str:
-        """Prepare a reply, forward, new message or resumed draft for editing; a string
-        says in words why it cannot be written now (shown in the status bar)."""
-        ...
-
-    async def send_draft(self, start: ComposeStart, draft: Draft) -> str:
-        """Queue an edited message for sending (it goes out when online); a summary."""
-        ...
-
-    async def postpone_draft(self, start: ComposeStart, draft: Draft) -> str:
-        """File an edited message in the account's Drafts folder; a summary."""
-        ...
-
-    async def address_pairs(self, account: str) -> Sequence[tuple[str, str]]:
-        """``(name, address)`` pairs from the account's mail, for address completion."""
-        ...
-
-    async def queue_items(self) -> Sequence[QueueItem]:
-        """Every account's queued changes and outgoing mail, pending and failed, in the
-        order they go out."""
-        ...
-
-    async def retry(self, item: QueueItem) -> str:
-        """Try an item again now (a failed one is queued again, its local change made again);
-        return a short summary. Raises when it cannot be retried, saying why in words."""
-        ...
-
-    async def discard(self, item: QueueItem) -> str:
-        """Forget a failed item for good; return a short summary. Raises when it cannot be
-        discarded (it is not failed: it may be going out), saying why in words."""
-        ...
+def _request_for(
+    action: str, folder_id: int, uids: tuple[int, ...], value: bool | None
+) -> Delete | Archive | SetFlagged | SetRead | None:
+    """The typed request for a message list action (None: not an operation on messages).
+    A toggle without a target state means "turn it on"."""
+    match action:
+        case "delete":
+            return Delete(folder_id, uids)
+        case "archive":
+            return Archive(folder_id, uids)
+        case "flag":
+            return SetFlagged(folder_id, uids, True if value is None else value)
+        case "toggle_read":
+            return SetRead(folder_id, uids, True if value is None else value)
+    return None
 
 
 def _first_folder(folders: Sequence[FolderInfo]) -> FolderInfo | None:
@@ -632,7 +388,7 @@ class MailApp(App[None]):
 
     def _on_backend_event(self, event: BackendEvent) -> None:
         if isinstance(event, MessagesUpdated):
-            from tui.search_view import SearchSource
+            from tui.search_view import SearchSource  # loaded when first used, not at start
 
             listed = self.message_list.folder_id
             spans = isinstance(self.message_list.source, SearchSource)
@@ -666,7 +422,7 @@ class MailApp(App[None]):
         # Attributes down: an open queue view (perhaps under its confirmation) re-reads.
         if len(self.screen_stack) == 1:
             return  # only the main screen: no queue view (and no need to import it)
-        from tui.screens.queue import QueueScreen
+        from tui.screens.queue import QueueScreen  # loaded when first used, not at start
 
         for screen in self.screen_stack:
             if isinstance(screen, QueueScreen):
@@ -707,7 +463,7 @@ class MailApp(App[None]):
 
     @on(MessageList.Opened)
     def _message_opened(self, event: MessageList.Opened) -> None:
-        from tui.search_view import ThreadSource
+        from tui.search_view import ThreadSource  # loaded when first used, not at start
 
         source = self.message_list.source
         if isinstance(source, ThreadSource) and source.is_collapsed_thread(event.uid):
@@ -728,7 +484,7 @@ class MailApp(App[None]):
         )
 
     def _offer_resume(self, folder_id: int, uid: int) -> None:
-        from tui.screens.compose import ResumeOffer
+        from tui.screens.compose import ResumeOffer  # loaded when first used, not at start
 
         async def chosen(edit: bool | None) -> None:
             if edit:
@@ -775,9 +531,15 @@ class MailApp(App[None]):
             uid = event.uids[0] if event.uids else None
             await self._compose(kind, event.folder_id, uid)
             return
-        request = ActionRequest(event.action, event.folder_id, event.uids, event.value)
         if event.action == "move":
-            self._pick_move_target(request)
+            self._pick_move_target(event.folder_id, event.uids)
+            return
+        request = _request_for(event.action, event.folder_id, event.uids, event.value)
+        if request is None:
+            self.report_error(
+                event.action.replace("_", " ").capitalize(),
+                ValueError(f"unknown action {event.action!r}"),
+            )
             return
         await self._perform(request)
 
@@ -795,20 +557,18 @@ class MailApp(App[None]):
     @work(group="compose", exit_on_error=False, name="Writing a message")
     async def _write_message(self, start: ComposeStart) -> None:
         # A worker: the flow waits on screens (push_screen_wait) and on the editor.
-        from tui.compose_flow import run_compose
+        from tui.compose_flow import run_compose  # loaded when first used, not at start
 
         self._note(await run_compose(self, self.backend, start, self.report_error))
 
-    def _pick_move_target(self, request: ActionRequest) -> None:
-        from tui.screens.folder_picker import FolderPicker
+    def _pick_move_target(self, folder_id: int, uids: tuple[int, ...]) -> None:
+        from tui.screens.folder_picker import FolderPicker  # loaded when first used, not at start
 
-        folders = [f for f in self.folder_tree.folders() if f.id != request.folder_id]
+        folders = [f for f in self.folder_tree.folders() if f.id != folder_id]
 
         async def chosen(dest: int | None) -> None:
             if dest is not None:
-                await self._perform(
-                    ActionRequest("move", request.folder_id, request.uids, dest_folder_id=dest)
-                )
+                await self._perform(Move(folder_id, uids, dest))
 
         self.push_screen(FolderPicker(folders), chosen)
 
@@ -816,9 +576,9 @@ class MailApp(App[None]):
         try:
             summary = await self.backend.perform(request)
         except Exception as error:  # the backend reports; the UI must stay up
-            self.report_error(request.action.replace("_", " ").capitalize(), error)
+            self.report_error(request.title, error)
             return
-        if request.action in _CONSUMING_ACTIONS:
+        if isinstance(request, ConsumingRequest):
             self.message_list.clear_selection()
             if self.reader.display and self.reader.uid in request.uids:
                 self._close_reader()
@@ -853,9 +613,7 @@ class MailApp(App[None]):
         located = self.message_list.locate(row.uid) if row is not None else None
         if row is not None and located == (folder_id, uid) and not row.seen:
             # Opening a message reads it (RFC 3501 2.3.2 \Seen), as every client does.
-            await self._perform(
-                ActionRequest("toggle_read", folder_id, (uid,), True, implicit=True)
-            )
+            await self._perform(SetRead(folder_id, (uid,), True, implicit=True))
         if ready is None:
             await self._show_body(folder_id, uid)
 
@@ -986,14 +744,14 @@ class MailApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key binding."""
-        from tui.screens.help import HelpScreen
+        from tui.screens.help import HelpScreen  # loaded when first used, not at start
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.user_keymap))
 
     def action_queue(self) -> None:
         """Show the changes and outgoing mail waiting for the server (retry, discard)."""
-        from tui.screens.queue import QueueScreen
+        from tui.screens.queue import QueueScreen  # loaded when first used, not at start
 
         if not any(isinstance(screen, QueueScreen) for screen in self.screen_stack):
             self.push_screen(QueueScreen(self.backend, report_error=self.report_error))
@@ -1064,7 +822,7 @@ class MailApp(App[None]):
         # Exclusive: each keystroke cancels the search before it, its server phase included;
         # the pause lets fast typing through without a query per key.
         from sync.search.query import QueryError
-        from tui.search_view import SearchSource
+        from tui.search_view import SearchSource  # loaded when first used, not at start
 
         if delay:
             await asyncio.sleep(delay)
@@ -1139,7 +897,7 @@ class MailApp(App[None]):
 
     async def action_toggle_thread(self) -> None:
         """Expand or collapse the thread under the cursor (in the thread view)."""
-        from tui.search_view import ThreadSource
+        from tui.search_view import ThreadSource  # loaded when first used, not at start
 
         source = self.message_list.source
         uid = self.message_list.cursor_uid
@@ -1188,18 +946,3 @@ class MailApp(App[None]):
             else:
                 continue
             yield SystemCommand(spec.description, f"{spec.id} ({spec.keys})", callback)
-
-
-def describe_error(error: BaseException) -> str:
-    """An exception in words for the user: its message, else its type's name."""
-    if isinstance(error, TimeoutError):
-        return "no answer in time"
-    text = str(error).strip()
-    return text or type(error).__name__
-
-
-def run(config: Config) -> int:
-    """Run the full-screen interface on ``config`` (``mailtui`` without a command)."""
-    from tui.run import run_app  # the store and engine load only when the TUI really runs
-
-    return run_app(config)

@@ -208,7 +208,7 @@ def _run_tui(args: argparse.Namespace) -> int:
     gc.disable()
     try:
         # Textual is imported here and only here.
-        run = _entry_point("tui.app", "run")  # run(config: Config) -> int
+        run = _entry_point("tui.run", "run_app")  # run_app(config: Config) -> int
         if run is None:
             raise _Exit(
                 EXIT_FAILURE,

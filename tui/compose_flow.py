@@ -28,18 +28,19 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from tui.protocol import ComposeStart
 
 if TYPE_CHECKING:  # sync.compose (email, MIME) loads when a message is first written
     from textual.app import App
 
-    from sync.compose import Draft, ReplyKind
+    from sync.compose import Draft
+    from tui.screens.compose import ConfirmChoice
 
 __all__ = [
     "ERROR_PREFIX",
     "ComposeBackend",
-    "ComposeStart",
-    "ConfirmChoice",
     "EditOutcome",
     "edit_in_editor",
     "editor_command",
@@ -49,24 +50,6 @@ __all__ = [
 
 ERROR_PREFIX: Final = "# mailtui: "
 """Starts the comment line that explains a parse error; removed when the file is read."""
-
-ConfirmChoice = Literal["send", "edit", "postpone", "discard"]
-
-
-@dataclass(frozen=True, slots=True)
-class ComposeStart:
-    """What the backend hands the interface to start writing a message.
-
-    ``account`` names the configured account it goes out from; ``original`` is the message
-    it answers (folder id, UID, reply kind: it gets ``\\Answered``/``$Forwarded`` once
-    sent); ``draft_uid`` is the Drafts-folder UID of a resumed draft (replaced when saved
-    again, removed once sent). ``summary`` is a short line for the confirm bar.
-    """
-
-    draft: Draft
-    account: str
-    original: tuple[int, int, ReplyKind] | None = None
-    draft_uid: int | None = None
 
 
 class ComposeBackend(Protocol):

@@ -33,8 +33,9 @@ from sync.config import Config
 from sync.logsetup import LOG_FILENAME, configure_logging
 from sync.paths import data_dir, log_dir, store_path
 from sync.store import Store, StoreError
-from tui.app import BackgroundJob, MailApp, describe_error
+from tui.app import BackgroundJob, MailApp
 from tui.backend import StoreBackend
+from tui.errors import describe_error
 from tui.keys import KeymapError, validate_keymap
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "run_app", "run_demo", "run_interface"]

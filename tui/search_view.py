@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import dataclass
 from typing import Protocol
 
-from tui.widgets.message_list import ListRow
+from tui.protocol import ListRow
 
 __all__ = [
     "RESULT_CAP",

@@ -12,6 +12,7 @@ from array import array
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import assert_never
 
 from sync.compose import Draft, forward_draft, reply_draft
 from sync.config import AccountConfig, parse_config
@@ -30,20 +31,25 @@ from sync.search.query import (
     folder_matches,
     parse_query,
 )
-from tui.app import (
+from tui.protocol import (
     AccountInfo,
     ActionRequest,
+    Archive,
     BackendEvent,
     ComposeKind,
+    ComposeStart,
     CountsUpdated,
+    Delete,
     FolderInfo,
+    MessageSource,
     MessagesUpdated,
+    Move,
     OperationsState,
     QueueItem,
+    SetFlagged,
+    SetRead,
 )
-from tui.compose_flow import ComposeStart
 from tui.search_view import SearchHit, SearchSource, ServerNews, ThreadItem, ThreadSource
-from tui.widgets.message_list import MessageSource
 
 BASE_TIME = 1_700_000_000
 
@@ -388,37 +394,40 @@ class MemoryBackend:
         """Apply the operation; remember how to undo it."""
         self.performed.append(request)
         folder = self.folders_by_id[request.folder_id]
-        if request.action in ("delete", "archive", "move"):
-            target = {"delete": "Trash", "archive": "Archive"}.get(request.action)
-            dest = (
-                self.folder_named(target)
-                if target
-                else self.folders_by_id[request.dest_folder_id or 0]
-            )
-            self._move(folder, dest, request.uids)
-            verb = {"delete": "Deleted", "archive": "Archived", "move": "Moved"}[request.action]
-            return f"{verb} {len(request.uids)} to {dest.name}"
-        if request.action in ("flag", "toggle_read"):
-            flag = "\\Flagged" if request.action == "flag" else "\\Seen"
-            before = {uid: folder.get(uid) for uid in request.uids}
-            for message in before.values():
-                if message is not None:
-                    flags = tuple(f for f in message.flags if f != flag)
-                    folder.replace(
-                        replace(message, flags=(*flags, flag) if request.value else flags)
-                    )
+        match request:
+            case Delete():
+                verb, dest = "Deleted", self.folder_named("Trash")
+            case Archive():
+                verb, dest = "Archived", self.folder_named("Archive")
+            case Move(dest_folder_id=dest_folder_id):
+                verb, dest = "Moved", self.folders_by_id[dest_folder_id]
+            case SetFlagged() | SetRead():
+                return self._set_flag(folder, request)
+            case _:
+                assert_never(request)
+        self._move(folder, dest, request.uids)
+        return f"{verb} {len(request.uids)} to {dest.name}"
 
-            def undo() -> str:
-                for original in before.values():
-                    if original is not None:
-                        folder.replace(original)
-                self._announce(folder.folder_id, set(before))
-                return f"Undid {request.action}"
+    def _set_flag(self, folder: MemoryFolder, request: SetFlagged | SetRead) -> str:
+        """Set or clear the request's flag; remember how to undo it."""
+        name = "flag" if isinstance(request, SetFlagged) else "toggle_read"
+        flag = "\\Flagged" if isinstance(request, SetFlagged) else "\\Seen"
+        before = {uid: folder.get(uid) for uid in request.uids}
+        for message in before.values():
+            if message is not None:
+                flags = tuple(f for f in message.flags if f != flag)
+                folder.replace(replace(message, flags=(*flags, flag) if request.value else flags))
 
-            self._undo.append(undo)
-            self._announce(folder.folder_id, set(request.uids))
-            return f"{request.action} {len(request.uids)}"
-        raise ValueError(f"unknown action {request.action!r}")
+        def undo() -> str:
+            for original in before.values():
+                if original is not None:
+                    folder.replace(original)
+            self._announce(folder.folder_id, set(before))
+            return f"Undid {name}"
+
+        self._undo.append(undo)
+        self._announce(folder.folder_id, set(request.uids))
+        return f"{name} {len(request.uids)}"
 
     def _move(self, source: MemoryFolder, dest: MemoryFolder, uids: Sequence[int]) -> None:
         moved = source.remove(uids)

@@ -30,12 +30,13 @@ from tui.app import (
     MailApp,
     MessagesUpdated,
     OperationsState,
-    backend_event_from_store,
 )
+from tui.backend import backend_event_from_store
+from tui.folder_order import sort_folders
 from tui.keys import DEFAULT_KEYS, KeymapError, display_keys
+from tui.protocol import Archive, FolderInfo, Move, SetRead
 from tui.screens.folder_picker import FolderPicker, fuzzy_score
 from tui.screens.help import HelpScreen
-from tui.widgets.folder_tree import FolderInfo, sort_folders
 
 SIZE = (110, 30)
 
@@ -98,8 +99,8 @@ async def test_reader_opens_marks_read_and_q_goes_back_then_quits() -> None:
         assert (app.reader.display, ml.display) == (True, False)
         assert app.reader.body_text.strip() == "Body of 9."
         assert "Subject: Message number 9" in screen_text(app)
-        assert backend.performed[-1].action == "toggle_read"
-        assert backend.performed[-1].value is True
+        opened = backend.performed[-1]
+        assert isinstance(opened, SetRead) and opened.value is True
         await pilot.press("q")
         assert (app.reader.display, ml.display) == (False, True)
         assert focused_id(app) == "messages"
@@ -161,8 +162,8 @@ async def test_move_picks_folder_fuzzily() -> None:
         await pilot.press(*"alp", "enter")
         await wait_until(pilot, lambda: backend.performed)
         request = backend.performed[-1]
-        assert request.action == "move" and request.uids == (5,)
-        assert backend.folders_by_id[request.dest_folder_id or 0].name == "Projects/alpha"
+        assert isinstance(request, Move) and request.uids == (5,)
+        assert backend.folders_by_id[request.dest_folder_id].name == "Projects/alpha"
         await wait_for_rows(pilot, ml)
         assert ml.row_count == 4
 
@@ -199,7 +200,7 @@ async def test_command_palette_runs_list_actions() -> None:
         await wait_until(pilot, lambda: palette_offers(app, "Archive"))
         await pilot.press("enter")
         await wait_until(pilot, lambda: backend.performed)
-        assert backend.performed[-1].action == "archive"
+        assert isinstance(backend.performed[-1], Archive)
         assert backend.performed[-1].uids == (5,)
 
 

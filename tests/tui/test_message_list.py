@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from tests.tui.helpers import screen_lines, wait_for_rows, wait_until
 from tests.tui.memory import BASE_TIME, MemoryBackend, MemoryMessage
 from tui.app import MailApp, MessagesUpdated
-from tui.widgets.message_list import PAGE_SIZE, ListRow
+from tui.protocol import ListRow, SetFlagged, SetRead
+from tui.widgets.message_list import PAGE_SIZE
 
 SIZE = (110, 30)
 
@@ -92,14 +93,16 @@ async def test_flag_and_read_toggle_follow_the_cursor_row() -> None:
         await wait_for_rows(pilot, ml)
         await pilot.press("exclamation_mark")
         await wait_for_rows(pilot, ml)
-        assert backend.performed[-1].action == "flag" and backend.performed[-1].value is True
+        flagged = backend.performed[-1]
+        assert isinstance(flagged, SetFlagged) and flagged.value is True
         row = ml.row_at(0)
         assert row is not None and row.flagged
         assert "!" in screen_lines(app)[0][:35]
         # uid 9 is unread (every third uid): N marks it read.
         await pilot.press("j", "N")
         await wait_for_rows(pilot, ml)
-        assert backend.performed[-1].value is True
+        marked = backend.performed[-1]
+        assert isinstance(marked, SetRead) and marked.value is True
         row = ml.row_at(1)
         assert row is not None and row.seen
 

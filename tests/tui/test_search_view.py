@@ -28,6 +28,7 @@ from tests.tui.helpers import screen_text, wait_for_rows, wait_until
 from tests.tui.memory import BASE_TIME, MemoryBackend, MemoryMessage
 from tui.app import MailApp
 from tui.backend import StoreBackend
+from tui.protocol import MessageSource
 from tui.search_view import (
     SERVER_MARK,
     SearchHit,
@@ -37,7 +38,6 @@ from tui.search_view import (
     row_id,
     split_row_id,
 )
-from tui.widgets.message_list import MessageSource
 
 SIZE = (120, 30)
 

@@ -14,9 +14,10 @@ from tests.tui.helpers import screen_text, wait_for_rows, wait_until
 from tests.tui.memory import MemoryBackend, MemoryMessage
 from tui.app import FolderInfo, MailApp
 from tui.keys import DEFAULT_KEYS
+from tui.protocol import ListRow, MessageSource
 from tui.run import settle_startup_memory
 from tui.widgets.key_hints import KeyHints
-from tui.widgets.message_list import PAGE_SIZE, ListRow, MessageList, MessageSource
+from tui.widgets.message_list import PAGE_SIZE, MessageList
 
 SIZE = (120, 30)
 

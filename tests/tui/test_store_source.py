@@ -11,8 +11,9 @@ from textual.app import App, ComposeResult
 
 from sync.store import MessageRecord, Store
 from tests.tui.helpers import screen_lines, wait_for_rows, wait_until
-from tui.app import MessagesUpdated, backend_event_from_store
-from tui.widgets.message_list import MessageList, StoreSource
+from tui.backend import StoreSource, backend_event_from_store
+from tui.protocol import MessagesUpdated
+from tui.widgets.message_list import MessageList
 
 BASE = 1_700_000_000
 COUNT = 1500

@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,12 +22,21 @@ from textual.suggester import Suggester
 from textual.widgets import Input, Label, Static, TextArea
 
 from sync.compose import Draft, DraftSyntaxError, complete_address, text_to_draft
-from tui.compose_flow import ConfirmChoice
 from tui.text import as_content, clean
 
-__all__ = ["AddressSuggester", "ComposeEditor", "ConfirmBar", "PathSuggester", "ResumeOffer"]
+__all__ = [
+    "AddressSuggester",
+    "ComposeEditor",
+    "ConfirmBar",
+    "ConfirmChoice",
+    "PathSuggester",
+    "ResumeOffer",
+]
 
 _SEPARATOR = ", "
+
+ConfirmChoice = Literal["send", "edit", "postpone", "discard"]
+"""What the confirm bar offers once a message is written."""
 
 
 class AddressSuggester(Suggester):

@@ -13,8 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from tui.folder_order import sort_folders
+from tui.protocol import FolderInfo
 from tui.text import as_content, clean
-from tui.widgets.folder_tree import FolderInfo, sort_folders
 
 __all__ = ["FolderPicker", "fuzzy_score"]
 

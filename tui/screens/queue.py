@@ -28,7 +28,7 @@ from textual.widgets.option_list import Option
 from tui.text import as_text, clean
 
 if TYPE_CHECKING:
-    from tui.app import Backend, QueueItem
+    from tui.protocol import Backend, QueueItem
 
 __all__ = ["ConfirmDiscard", "QueueScreen", "describe_wait", "item_prompt"]
 

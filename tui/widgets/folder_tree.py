@@ -8,7 +8,6 @@ follow alphabetically. Counts update in place, so the cursor and expansion survi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -17,60 +16,15 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from tui.folder_order import sort_folders
 from tui.keys import bindings_for
+from tui.protocol import AccountInfo, FolderInfo
 from tui.text import as_text, clean
 
-__all__ = ["AccountInfo", "FolderInfo", "FolderTree", "folder_label", "sort_folders"]
+__all__ = ["FolderTree", "folder_label"]
 
-
-@dataclass(frozen=True, slots=True)
-class AccountInfo:
-    """An account as the folder pane shows it."""
-
-    id: int
-    name: str
-    email: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FolderInfo:
-    """A folder as the folder pane shows it (the store's FolderRow maps onto this)."""
-
-    id: int
-    account_id: int
-    name: str  # full server name, e.g. "Lists/python"
-    display_name: str  # decoded (modified UTF-7, RFC 3501 5.1.3) full name
-    delimiter: str | None
-    special_use: str | None  # RFC 6154 attribute, e.g. "\\Sent"; INBOX counts as special
-    unread: int = 0
-    total: int = 0
-
-
-# RFC 6154 special-use attributes, in the order the pane lists them.
-_SPECIAL_ORDER = {
-    "\\inbox": 0,
-    "\\drafts": 2,
-    "\\sent": 3,
-    "\\archive": 4,
-    "\\all": 5,
-    "\\flagged": 6,
-    "\\junk": 7,
-    "\\trash": 8,
-}
 
 NodeData = AccountInfo | FolderInfo | None
-
-
-def _rank(folder: FolderInfo) -> tuple[int, str]:
-    if folder.name.upper() == "INBOX":
-        return (0, "")
-    special = (folder.special_use or "").lower()
-    return (_SPECIAL_ORDER.get(special, 10), folder.display_name.casefold())
-
-
-def sort_folders(folders: Sequence[FolderInfo]) -> list[FolderInfo]:
-    """Order folders: INBOX, special-use ones, then the rest alphabetically."""
-    return sorted(folders, key=_rank)
 
 
 def folder_label(leaf: str, unread: int) -> Text:

@@ -25,7 +25,7 @@ from array import array
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -37,16 +37,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.keys import bindings_for
+from tui.protocol import ListRow, MessageSource, SpansFolders
 from tui.text import Clean, clean, fit_cells
 
 __all__ = [
     "PAGE_SIZE",
-    "ListRow",
     "MessageList",
-    "MessageSource",
     "RowView",
-    "SpansFolders",
-    "StoreSource",
     "format_date",
 ]
 
@@ -61,87 +58,6 @@ _MAX_CACHED_ROWS = PAGE_SIZE * 12
 _ORDER_WAIT = 0.3
 _SUBJECT_MAX = 500  # a list row never shows more; a 10 KB subject is cut once, at load
 _FROM_MAX = 200
-
-
-class ListRow(Protocol):
-    """What the list needs from one message row (`sync.store.MessageRow` fits)."""
-
-    @property
-    def uid(self) -> int: ...
-    @property
-    def date(self) -> int: ...
-    @property
-    def subject(self) -> str | None: ...
-    @property
-    def from_name(self) -> str | None: ...
-    @property
-    def from_addr(self) -> str | None: ...
-    @property
-    def flags(self) -> Sequence[str]: ...
-    @property
-    def seen(self) -> bool: ...
-    @property
-    def flagged(self) -> bool: ...
-    @property
-    def has_attachment(self) -> bool: ...
-
-
-class MessageSource(Protocol):
-    """A folder (or a filtered view of one) as the list reads it."""
-
-    @property
-    def folder_id(self) -> int:
-        """The folder whose messages this source lists."""
-        ...
-
-    async def keys(self) -> tuple[array[int], array[int]]:
-        """Return (sort values, uids) of every message, newest first, as compact arrays."""
-        ...
-
-    async def page(self, after: tuple[int, int] | None, limit: int) -> Sequence[ListRow]:
-        """Return up to ``limit`` rows strictly after the (sort value, uid) key, newest first."""
-        ...
-
-
-@runtime_checkable
-class SpansFolders(MessageSource, Protocol):
-    """A source whose rows come from several folders (search results): its "uids" are row
-    ids, and ``locate`` gives each one's (folder id, UID)."""
-
-    def locate(self, value: int) -> tuple[int, int]:
-        """The (folder id, UID) of a listed row id."""
-        ...
-
-
-class _StoreLike(Protocol):
-    async def sort_keys(self, folder_id: int) -> tuple[array[int], array[int]]: ...
-    async def page(
-        self, folder_id: int, *, after: Any, limit: int = ..., newest_first: bool = ...
-    ) -> Sequence[ListRow]: ...
-
-
-class StoreSource:
-    """A `MessageSource` over ``sync.store.Store`` (sort_keys + keyset ``page``)."""
-
-    def __init__(self, store: _StoreLike, folder_id: int) -> None:
-        self._store = store
-        self._folder_id = folder_id
-
-    @property
-    def folder_id(self) -> int:
-        """The folder this source reads."""
-        return self._folder_id
-
-    async def keys(self) -> tuple[array[int], array[int]]:
-        """Sort values and uids of the folder, newest first."""
-        return await self._store.sort_keys(self._folder_id)
-
-    async def page(self, after: tuple[int, int] | None, limit: int) -> Sequence[ListRow]:
-        """One keyset page from the store."""
-        from sync.store import SortKey  # imported late: the TUI may start before any store
-
-        key = SortKey(*after) if after is not None else None
-        return await self._store.page(self._folder_id, after=key, limit=limit, newest_first=True)
 
 
 @dataclass(frozen=True, slots=True)

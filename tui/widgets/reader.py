@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.segment import Segment
@@ -36,6 +36,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.keys import bindings_for
+from tui.protocol import MessageHeaders
 from tui.screens.reader_dialogs import ChoiceScreen, PromptScreen
 from tui.screens.reader_files import (
     Opener,
@@ -54,7 +55,6 @@ __all__ = [
     "BodyLines",
     "BodyView",
     "LinkRef",
-    "MessageHeaders",
     "Reader",
     "ReaderStyles",
     "RenderedMessage",
@@ -93,25 +93,6 @@ class LinkRef(NamedTuple):
     start: int
     end: int
     number: int
-
-
-class MessageHeaders(Protocol):
-    """What the reader shows above the body (`sync.store.MessageRow` fits)."""
-
-    @property
-    def uid(self) -> int: ...
-    @property
-    def subject(self) -> str | None: ...
-    @property
-    def from_name(self) -> str | None: ...
-    @property
-    def from_addr(self) -> str | None: ...
-    @property
-    def to(self) -> str | None: ...
-    @property
-    def cc(self) -> str | None: ...
-    @property
-    def date(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

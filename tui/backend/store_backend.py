@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from sync.clean import clean_text
 from sync.config import AccountConfig, Config
@@ -50,22 +50,28 @@ from sync.store.events import (
     OperationsChanged,
     StoreEvent,
 )
-from tui.app import (
+from tui.backend.store_adapter import StoreSource, backend_event_from_store
+from tui.errors import describe_error
+from tui.protocol import (
     AccountInfo,
     ActionRequest,
+    Archive,
     BackendEvent,
     ComposeKind,
+    ComposeStart,
     ConnectionState,
+    Delete,
     FolderInfo,
+    MessageHeaders,
+    MessageSource,
+    Move,
     NewMailNotice,
     Notice,
     OperationsState,
     QueueItem,
-    backend_event_from_store,
-    describe_error,
+    SetFlagged,
+    SetRead,
 )
-from tui.widgets.message_list import MessageSource, StoreSource
-from tui.widgets.reader import MessageHeaders
 
 if TYPE_CHECKING:  # the engine (IMAP client, parser) loads after the first rows are painted
     # So do the operations queue and writing mail (they load the email package): on use.
@@ -73,7 +79,6 @@ if TYPE_CHECKING:  # the engine (IMAP client, parser) loads after the first rows
     from sync.engine.account import AccountSync, SyncSettings
     from sync.engine.bodies import BodyFetcher
     from sync.ops import Operations, Queued
-    from tui.compose_flow import ComposeStart
 
 __all__ = [
     "BodyUnavailable",
@@ -184,7 +189,7 @@ class _AccountRuntime:
 
 
 class StoreBackend:
-    """The `tui.app.Backend` over a real store and engine; use as ``async with``."""
+    """The `tui.protocol.Backend` over a real store and engine; use as ``async with``."""
 
     def __init__(
         self,
@@ -607,6 +612,7 @@ class StoreBackend:
     async def _search(
         self, text: str, home: int, scope: Sequence[int] | None
     ) -> MessageSource | None:
+        # Search and threads load when first used, not at start.
         from sync.search import parse_query
         from sync.store.search import SearchKey, folders_needing_server, search_messages
         from tui.search_view import SearchHit, SearchSource, ServerNews
@@ -642,6 +648,7 @@ class StoreBackend:
 
     async def thread_source(self, folder_id: int) -> MessageSource | None:
         """The folder as threads (the store keeps the thread cache)."""
+        # Search and threads load when first used, not at start.
         from sync.store.search import ThreadRow, thread_page, thread_rows
         from tui.search_view import ThreadItem, ThreadSource
 
@@ -717,23 +724,22 @@ class StoreBackend:
         uids = list(request.uids)
         if not uids:
             return "Nothing selected"
-        if request.action in ("toggle_read", "flag"):
+        if isinstance(request, SetRead | SetFlagged):
             return await self._change_flag(request, folder, uids)
         rows = {row.uid: row for row in await self.store.messages(folder.id, uids)}
-        if request.action == "delete":
-            queued = await self.operations.delete(folder.id, uids)
-            verb = "Deleted"
-        elif request.action == "archive":
-            archive = self._by_id[folder.account_id].config.archive_folder
-            queued = await self.operations.archive(folder.id, uids, archive_folder=archive)
-            verb = "Archived"
-        elif request.action == "move":
-            if request.dest_folder_id is None:
-                raise ValueError("move needs a destination folder")
-            queued = await self.operations.move(folder.id, uids, request.dest_folder_id)
-            verb = "Moved"
-        else:
-            raise ValueError(f"unknown action {request.action!r}")
+        match request:
+            case Delete():
+                queued = await self.operations.delete(folder.id, uids)
+                verb = "Deleted"
+            case Archive():
+                archive = self._by_id[folder.account_id].config.archive_folder
+                queued = await self.operations.archive(folder.id, uids, archive_folder=archive)
+                verb = "Archived"
+            case Move(dest_folder_id=dest_folder_id):
+                queued = await self.operations.move(folder.id, uids, dest_folder_id)
+                verb = "Moved"
+            case _:
+                assert_never(request)
         count = _count(len(rows))
         self._remember_moved(row.message_id for row in rows.values())
         if not queued.provisional:
@@ -751,9 +757,11 @@ class StoreBackend:
             self._push_undo(_MoveUndo(folder.id, dest_id, moved, noun))
         return clean_text(f"{verb} {count}{where} (z undoes)")
 
-    async def _change_flag(self, request: ActionRequest, folder: FolderRow, uids: list[int]) -> str:
-        flag = _SEEN if request.action == "toggle_read" else _FLAGGED
-        on = True if request.value is None else request.value
+    async def _change_flag(
+        self, request: SetRead | SetFlagged, folder: FolderRow, uids: list[int]
+    ) -> str:
+        flag = _SEEN if isinstance(request, SetRead) else _FLAGGED
+        on = request.value
         rows = await self.store.messages(folder.id, uids)
         # Only the messages that really change: undo must not unflag what was flagged before.
         changing = tuple(
@@ -836,7 +844,6 @@ class StoreBackend:
         Raises `BodyUnavailable` when the original cannot be downloaded now.
         """
         from sync.compose import Draft, account_address, forward_draft, reply_draft
-        from tui.compose_flow import ComposeStart
 
         folder = await self.store.folder(folder_id)
         runtime = self._by_id.get(folder.account_id) if folder is not None else None

@@ -15,19 +15,11 @@ import contextlib
 import dataclasses
 import re
 import ssl
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Container,
-    Iterable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Generic, Literal, Self, TypeVar
+from typing import Literal, Self, TypeVar
 
 from sync.events import EventBus, Subscription
 from sync.imap.connection import (
@@ -40,7 +32,7 @@ from sync.imap.connection import (
     Security,
 )
 from sync.imap.errors import ImapDisconnected, ImapError, ImapParseError, ImapSecurityError
-from sync.imap.lexer import RawResponse
+from sync.imap.fetch_rows import RowParser, stream_rows
 from sync.imap.parser import parse_appenduid, parse_code_list, parse_copyuid
 from sync.imap.types import (
     AppendUid,
@@ -565,7 +557,7 @@ class ImapClient:
         self,
         uids: UidSet | Iterable[int],
         items: Sequence[str],
-        row_parser: Callable[[RawResponse], tuple[int, T] | None],
+        row_parser: RowParser[T],
     ) -> AsyncGenerator[tuple[list[T], list[FetchResult]], None]:
         """Like :meth:`uid_fetch_iter`, with the caller's own parser tried first on each
         response as it arrives: it returns ``(uid, row)`` for the responses it takes (any
@@ -580,19 +572,10 @@ class ImapClient:
         """
         uidset = uids if isinstance(uids, UidSet) else UidSet.of(uids)
         args, uidset, static = self._fetch_args(uidset, items, None, False)
-        async with self._connection.command(
-            "UID FETCH", args, fetch_mode="filter", uids=uidset, static_item=static, streaming=True
-        ) as command:
-            command.intercept = _RowTaker(command, row_parser, uidset)
-            async with contextlib.aclosing(self._connection.stream(command)) as stream:
-                async for _ in stream:
-                    rows: list[T] = command.rows
-                    results = command.fetch_results
-                    command.rows = []
-                    command.fetch_results = []
-                    yield rows, results
-            tagged = command.future.result()
-        self._connection.finish(command, tagged, True)
+        rows = stream_rows(self._connection, args, uidset, static, row_parser)
+        async with contextlib.aclosing(rows) as stream:
+            async for batch in stream:
+                yield batch
 
     async def uid_store(
         self,
@@ -798,48 +781,6 @@ class ImapClient:
 
 
 # --- helpers ---
-
-
-class _RowTaker(Generic[T]):
-    """The intercept of one UID FETCH: gives each response to the row parser first."""
-
-    __slots__ = ("command", "completion", "members", "parse")
-
-    def __init__(
-        self, command: Command, parse: Callable[[RawResponse], tuple[int, T] | None], uidset: UidSet
-    ) -> None:
-        self.command = command
-        self.parse = parse
-        self.completion = command.tag.encode() + b" "
-        self.members: Container[int]
-        try:
-            # A set lookup per response (UidSet's own test walks its ranges).
-            self.members = frozenset(uidset) if len(uidset.ranges) > 4 else uidset
-        except ValueError:  # a range with "*": keep the set's own test
-            self.members = uidset
-
-    def __call__(self, raws: list[RawResponse]) -> list[RawResponse]:
-        """Give the responses of the command to its row parser; return the rest (its
-        completion, what the parser did not take, and answers to UIDs not asked for, which
-        are someone else's news) for the ordinary path."""
-        parse = self.parse
-        members = self.members
-        command = self.command
-        rows = command.rows
-        completion = self.completion
-        rest: list[RawResponse] = []
-        for index, raw in enumerate(raws):
-            if raw.text.startswith(completion):
-                rest += raws[index:]  # the command ends here: nothing after is its data
-                break
-            found = parse(raw)
-            if found is not None and found[0] in members:
-                rows.append(found[1])
-            else:
-                rest.append(raw)
-        if len(rest) < len(raws) and command.event is not None:
-            command.event.set()
-        return rest
 
 
 def _arg_bytes(arg: Arg) -> bytes:

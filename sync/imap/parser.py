@@ -7,7 +7,6 @@ exception escapes :func:`parse_response`.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import reprlib
@@ -252,40 +251,34 @@ def parse_responses(raws: list[RawResponse], *, utf8_names: bool = False) -> lis
     A response that does not parse raises :class:`ImapParseError`; the caller loses only
     the responses after it in this list (the connection is then unusable anyway).
     """
+    # The cyclic collector is left as the process set it (no gc.disable here): a library
+    # must not change a process global. Its full collections cost about 10% of a bulk parse
+    # whose results are all kept; the first sync's uid_fetch_rows path does not notice.
     out: list[Response] = []
-    gc_was_enabled = gc.isenabled()
-    if gc_was_enabled and len(raws) > 16:
-        # Bulk parsing allocates many containers that live on: the cyclic collector would
-        # rescan them over and over (measured: 2x slower). Nothing here makes cycles.
-        gc.disable()
-    try:
-        texts: list[str] = []
-        seqs: list[int] = []
-        literals: list[bytes] = []
-        pending: list[RawResponse] = []
-        match_prefix = _FETCH_PREFIX.match
-        for raw in raws:
-            try:
-                text = raw.text.decode("utf-8")
-            except UnicodeDecodeError:
-                text = ""
-            match = match_prefix(text)
-            if match is not None and text.endswith("\r\n"):
-                texts.append(text[match.end() : -2])
-                seqs.append(int(match.group(1)))
-                if raw.literals:
-                    literals += raw.literals
-                pending.append(raw)
-                continue
-            if pending:
-                out += _flush_fetch_run(texts, seqs, literals, pending, utf8_names)
-                texts, seqs, literals, pending = [], [], [], []
-            out.append(parse_response(raw, utf8_names=utf8_names))
+    texts: list[str] = []
+    seqs: list[int] = []
+    literals: list[bytes] = []
+    pending: list[RawResponse] = []
+    match_prefix = _FETCH_PREFIX.match
+    for raw in raws:
+        try:
+            text = raw.text.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        match = match_prefix(text)
+        if match is not None and text.endswith("\r\n"):
+            texts.append(text[match.end() : -2])
+            seqs.append(int(match.group(1)))
+            if raw.literals:
+                literals += raw.literals
+            pending.append(raw)
+            continue
         if pending:
             out += _flush_fetch_run(texts, seqs, literals, pending, utf8_names)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+            texts, seqs, literals, pending = [], [], [], []
+        out.append(parse_response(raw, utf8_names=utf8_names))
+    if pending:
+        out += _flush_fetch_run(texts, seqs, literals, pending, utf8_names)
     return out
 
 

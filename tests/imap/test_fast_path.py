@@ -8,6 +8,7 @@ path gives, whatever bytes the literals and strings hold.
 from __future__ import annotations
 
 import dataclasses
+import gc
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -86,6 +87,30 @@ def test_engine_workload_takes_the_batch_path_and_agrees() -> None:
     assert first.envelope is not None
     assert first.envelope.subject == "Quarterly report (draft) :("
     assert fast[-1].section(SECTION) == b"\r\n"
+
+
+def test_a_large_batch_leaves_the_garbage_collector_running() -> None:
+    """Library code must not switch the process's cyclic collector off, not even during a
+    parse: a batch that allocates thousands of containers lets collections run."""
+    stream = b"".join(
+        engine_response(seq, b"Report", b"References: <a@x>\r\n\r\n") for seq in range(1, 2001)
+    )
+    raws = ResponseAssembler().feed(stream)
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    assert gc.isenabled()
+    gc.callbacks.append(count)
+    try:
+        results = parse_responses(raws)
+    finally:
+        gc.callbacks.remove(count)
+    assert len(results) == 2000
+    assert collections  # none would run with the collector disabled during the parse
+    assert gc.isenabled()
 
 
 # Bytes that trouble a rewriter: 8-bit (not UTF-8), NULs, CR/LF, quotes, backslashes,

@@ -36,8 +36,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sync.backoff import backoff_ceiling
-from sync.engine.folder_sync import ServerFeatures
-from sync.imap import CopyUid, ImapClient, ImapCommandError, UidSet, decode_mailbox
+from sync.imap import (
+    CopyUid,
+    ImapClient,
+    ImapCommandError,
+    ServerFeatures,
+    UidSet,
+    decode_mailbox,
+)
 from sync.ops.queue import Target, referenced, remap
 from sync.store import MessageRecord, MessageRow, PendingOperation, Store, StoreWriter
 from sync.store.events import ChangeDropped, OperationFailed

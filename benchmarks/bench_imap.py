@@ -67,7 +67,8 @@ class Timing:
 
 def engine_items() -> list[str]:
     """The sync engine's first-sync FETCH items on a CONDSTORE/QRESYNC server."""
-    from sync.engine.folder_sync import ServerFeatures, header_items
+    from sync.engine.folder_sync import header_items
+    from sync.imap import ServerFeatures
 
     return header_items(ServerFeatures(condstore=True, qresync=True))
 

@@ -61,7 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' co
 
 from sync.dovecot import DovecotServer, MailUser
 from sync.engine.account import AccountSync, SyncSettings
-from sync.engine.folder_sync import ServerFeatures, header_items
+from sync.engine.folder_sync import header_items
+from sync.imap import ServerFeatures
 from sync.store import Store
 from sync.store.events import MessagesChanged, StoreEvent
 from sync.store.search import index_all_headers

@@ -27,7 +27,7 @@ from sync.config import AccountConfig, Config
 from sync.credentials import CredentialError, resolve_secret
 from sync.engine.bodies import BodyPrefetcher, Prefetch
 from sync.engine.events import ConnectionPhase, ConnectionStateChanged, EngineEvent
-from sync.engine.folder_sync import FolderSynchronizer, ServerFeatures
+from sync.engine.folder_sync import FolderSynchronizer
 from sync.events import EventBus, Subscription
 from sync.imap import (
     Disconnected,
@@ -41,6 +41,7 @@ from sync.imap import (
     ImapSecurityError,
     ListEntry,
     MailboxStatus,
+    ServerFeatures,
     Unsolicited,
     Vanished,
     decode_mailbox,

@@ -43,6 +43,7 @@ from sync.imap import (
     ImapClient,
     QresyncParams,
     SelectResult,
+    ServerFeatures,
     UidSet,
     decode_mailbox,
 )
@@ -55,44 +56,9 @@ from sync.store import (
     message_fields,
 )
 
-__all__ = ["FolderSynchronizer", "ServerFeatures", "header_items"]
+__all__ = ["FolderSynchronizer", "header_items"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ServerFeatures:
-    """What the server offers that the engine uses, from CAPABILITY and ENABLED."""
-
-    condstore: bool = False
-    qresync: bool = False
-    move: bool = False
-    uidplus: bool = False
-    esearch: bool = False
-    notify: bool = False
-    list_status: bool = False
-    special_use: bool = False
-    idle: bool = False
-
-    @classmethod
-    def from_capabilities(
-        cls, capabilities: Iterable[str], enabled: Iterable[str] = ()
-    ) -> ServerFeatures:
-        """Derive the features; QRESYNC counts only once ENABLEd (RFC 7162 §3.2.3)."""
-        caps = {capability.upper() for capability in capabilities}
-        on = {capability.upper() for capability in enabled}
-        qresync = "QRESYNC" in on
-        return cls(
-            condstore="CONDSTORE" in caps or qresync,
-            qresync=qresync,
-            move="MOVE" in caps,
-            uidplus="UIDPLUS" in caps,
-            esearch="ESEARCH" in caps,
-            notify="NOTIFY" in caps,
-            list_status="LIST-STATUS" in caps,
-            special_use="SPECIAL-USE" in caps,
-            idle="IDLE" in caps,
-        )
 
 
 def header_items(features: ServerFeatures) -> list[str]:

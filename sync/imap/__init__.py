@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ImapSecurityError,
         ImapTimeout,
     )
+    from sync.imap.features import ServerFeatures
     from sync.imap.types import (
         Address,
         AppendUid,
@@ -83,6 +84,7 @@ _HOMES = {
     "ResponseCode": "sync.imap.types",
     "Security": "sync.imap.client",
     "SelectResult": "sync.imap.types",
+    "ServerFeatures": "sync.imap.features",
     "StoreResult": "sync.imap.types",
     "UidSet": "sync.imap.types",
     "Unsolicited": "sync.imap.types",
@@ -119,6 +121,7 @@ __all__ = [
     "ResponseCode",
     "Security",
     "SelectResult",
+    "ServerFeatures",
     "StoreResult",
     "UidSet",
     "Unsolicited",

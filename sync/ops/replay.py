@@ -34,8 +34,14 @@ from datetime import UTC, datetime
 from typing import Literal, assert_never
 
 from sync.backoff import backoff_ceiling
-from sync.engine.folder_sync import ServerFeatures
-from sync.imap import CopyUid, ImapClient, ImapCommandError, UidSet, decode_mailbox
+from sync.imap import (
+    CopyUid,
+    ImapClient,
+    ImapCommandError,
+    ServerFeatures,
+    UidSet,
+    decode_mailbox,
+)
 from sync.ops.codec import UnreadableOperation, encode, load
 from sync.ops.kinds import (
     Append,

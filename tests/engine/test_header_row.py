@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from sync.dovecot import MailUser
 from sync.engine.convert import header_row, record_from_fetch
-from sync.engine.folder_sync import ServerFeatures, header_items
-from sync.imap import FetchResult, ImapClient, ImapParseError
+from sync.engine.folder_sync import header_items
+from sync.imap import FetchResult, ImapClient, ImapParseError, ServerFeatures
 from sync.imap.lexer import RawResponse
 from sync.imap.parser import parse_response
 from sync.store import MessageFields, message_fields

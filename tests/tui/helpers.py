@@ -11,7 +11,9 @@ from typing import Any
 from textual.app import App
 from textual.command import Command, CommandList, CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import Checkbox, Input, Select
 
+from tui.screens.queue import QueueScreen
 from tui.widgets.message_list import MessageList
 
 
@@ -93,3 +95,26 @@ def calls(record: Path) -> list[dict[str, Any]]:
     if not record.exists():
         return []
     return [json.loads(line) for line in record.read_text().splitlines()]
+
+
+async def fill_form(pilot: Pilot[Any], **values: str) -> None:
+    """Set form fields by id: Inputs take text, Selects their value, Checkboxes "yes".
+
+    Then let the screen settle: a changed Select can show or hide a row, which moves the
+    buttons that the test clicks next.
+    """
+    app = pilot.app
+    for field, value in values.items():
+        widget = app.screen.query_one(f"#{field.replace('_', '-')}")
+        if isinstance(widget, Input | Select):
+            widget.value = value
+        elif isinstance(widget, Checkbox):
+            widget.value = value == "yes"
+    await pilot.pause()
+
+
+def queue_screen(app: App[Any]) -> QueueScreen:
+    """The queue view on top (fails when it is not)."""
+    screen = app.screen
+    assert isinstance(screen, QueueScreen), screen
+    return screen

@@ -38,6 +38,7 @@ from tui.protocol import (
     BackendEvent,
     ComposeKind,
     ComposeStart,
+    ConnectionState,
     CountsUpdated,
     Delete,
     FolderInfo,
@@ -609,3 +610,45 @@ def memory_threads(folder: MemoryFolder) -> list[list[MemoryThreadRow]]:
         )
     threads.sort(key=lambda rows: rows[0].key, reverse=True)
     return threads
+
+
+def queue_items(now: float) -> list[QueueItem]:
+    """What the queue view tests and the queue snapshot show: a refused move, a held flag
+    change with its next attempt at ``now`` + 10 min, and a message to send."""
+    return [
+        QueueItem(
+            "operation",
+            7,
+            "work",
+            "move 2 messages from INBOX to Projects/2026",
+            "failed",
+            attempts=1,
+            error="could not move messages in INBOX: the folder no longer exists"
+            " (Mailbox doesn't exist: Projects/2026)",
+        ),
+        QueueItem(
+            "operation",
+            9,
+            "work",
+            "+\\Flagged on 1 message in INBOX",
+            "pending",
+            attempts=2,
+            error="[UNAVAILABLE] Temporary server failure",
+            next_attempt_at=now + 600,
+        ),
+        QueueItem(
+            "outgoing",
+            3,
+            "work",
+            'send "Lunch on Thursday?" to lea@example.org',
+            "pending",
+        ),
+    ]
+
+
+def queue_backend(now: float) -> MemoryBackend:
+    """A small online in-memory account whose queue holds :func:`queue_items`."""
+    backend = MemoryBackend(inbox_size=5)
+    backend.queue = queue_items(now)
+    backend.state = [ConnectionState("work", "online")]
+    return backend

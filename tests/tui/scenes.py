@@ -21,8 +21,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Button
 
-from tests.tui.helpers import screen_text, wait_for_rows, wait_until
-from tests.tui.memory import BASE_TIME, MemoryBackend, MemoryMessage
+from tests.tui.helpers import fill_form, queue_screen, screen_text, wait_for_rows, wait_until
+from tests.tui.memory import BASE_TIME, MemoryBackend, MemoryMessage, queue_backend
 from tui.app import ConnectionState, MailApp, OperationsState
 from tui.screens.help import HelpScreen
 from tui.screens.queue import QueueScreen
@@ -164,11 +164,8 @@ def _setup_status(app: App[Any]) -> str:
 
 
 async def _setup(pilot: Pilot[Any]) -> str:
-    # Imported here: the setup tests' form filler, shared rather than written twice.
-    from tests.tui.test_setup import _fill
-
     app = pilot.app
-    await _fill(
+    await fill_form(
         pilot,
         email="me@example.org",
         display_name="Me",
@@ -188,15 +185,10 @@ async def _setup(pilot: Pilot[Any]) -> str:
 
 
 def _queue_app() -> App[Any]:
-    # Imported here: the queue tests' items (a refused change, a held one, a message to send).
-    from tests.tui.test_queue import _backend
-
-    return MailApp(_backend(QUEUE_NOW))
+    return MailApp(queue_backend(QUEUE_NOW))
 
 
 async def _queue(pilot: Pilot[Any]) -> str:
-    from tests.tui.test_queue import _queue as queue_screen
-
     app = _main_app(pilot.app)
     backend = app.backend
     assert isinstance(backend, MemoryBackend), backend

@@ -18,62 +18,16 @@ from sync.store import Store
 from tests.engine.helpers import config_for
 from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
-from tests.tui.helpers import screen_text, wait_for_rows, wait_until
-from tests.tui.memory import MemoryBackend
+from tests.tui.helpers import queue_screen, screen_text, wait_for_rows, wait_until
+from tests.tui.memory import MemoryBackend, queue_backend, queue_items
 from tests.tui.scenes import QUEUE
 from tests.tui.test_backend import list_row, running_app, shown
-from tui.app import ConnectionState, MailApp, OperationsState, QueueItem
+from tui.app import MailApp, OperationsState, QueueItem
 from tui.backend import StoreBackend
 from tui.screens.queue import ConfirmDiscard, QueueScreen, describe_wait
 
 SIZE = (120, 34)
 CONTROL = ("\x1b", "\x9b", "\x07", "\u202e", "\x00")
-
-
-def _items(now: float) -> list[QueueItem]:
-    return [
-        QueueItem(
-            "operation",
-            7,
-            "work",
-            "move 2 messages from INBOX to Projects/2026",
-            "failed",
-            attempts=1,
-            error="could not move messages in INBOX: the folder no longer exists"
-            " (Mailbox doesn't exist: Projects/2026)",
-        ),
-        QueueItem(
-            "operation",
-            9,
-            "work",
-            "+\\Flagged on 1 message in INBOX",
-            "pending",
-            attempts=2,
-            error="[UNAVAILABLE] Temporary server failure",
-            next_attempt_at=now + 600,
-        ),
-        QueueItem(
-            "outgoing",
-            3,
-            "work",
-            'send "Lunch on Thursday?" to lea@example.org',
-            "pending",
-        ),
-    ]
-
-
-def _backend(now: float) -> MemoryBackend:
-    backend = MemoryBackend(inbox_size=5)
-    backend.queue = _items(now)
-    backend.state = [ConnectionState("work", "online")]
-    return backend
-
-
-def _queue(app: MailApp) -> QueueScreen:
-    """The queue view on top (fails when it is not)."""
-    screen = app.screen
-    assert isinstance(screen, QueueScreen), screen
-    return screen
 
 
 def _queue_open(app: MailApp) -> bool:
@@ -91,14 +45,14 @@ def test_waits_are_said_in_words() -> None:
 
 
 async def test_queue_lists_what_waits_and_opens_by_key_and_by_click() -> None:
-    backend = _backend(time.time())
+    backend = queue_backend(time.time())
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
         backend.publish_queue()
         await wait_until(pilot, lambda: "2 pending, 1 failed" in app.status_bar.text)
         await pilot.press("Q")
-        queue = _queue(app)
+        queue = queue_screen(app)
         await wait_until(pilot, lambda: queue.loaded)
         await pilot.pause()
         text = screen_text(app)
@@ -129,12 +83,12 @@ async def test_queue_lists_what_waits_and_opens_by_key_and_by_click() -> None:
 
 
 async def test_retry_and_discard_go_to_the_backend_and_discard_asks_first() -> None:
-    backend = _backend(time.time())
+    backend = queue_backend(time.time())
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
         await pilot.press("Q")
-        queue = _queue(app)
+        queue = queue_screen(app)
         await wait_until(pilot, lambda: queue.loaded)
         # The outgoing message waits its turn: nothing to retry or discard.
         await pilot.press("j", "j")
@@ -172,15 +126,15 @@ async def test_retry_and_discard_go_to_the_backend_and_discard_asks_first() -> N
 
 async def test_view_follows_the_queue_while_open() -> None:
     now = time.time()
-    backend = _backend(now)
+    backend = queue_backend(now)
     backend.queue = []
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
         await pilot.press("Q")
-        queue = _queue(app)
+        queue = queue_screen(app)
         await wait_until(pilot, lambda: "Nothing is waiting for the server." in screen_text(app))
-        backend.queue = _items(now)[:1]
+        backend.queue = queue_items(now)[:1]
         backend.publish_queue()
         await wait_until(pilot, lambda: "Projects/2026" in screen_text(app))
         assert "0 waiting, 1 failed" in screen_text(app)
@@ -209,7 +163,7 @@ async def test_hostile_server_words_are_shown_inert() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
         await pilot.press("Q")
-        queue = _queue(app)
+        queue = queue_screen(app)
         await wait_until(pilot, lambda: queue.loaded)
         await pilot.press("r")  # the backend refuses, in hostile words too
         await wait_until(pilot, lambda: app.errors)
@@ -272,7 +226,7 @@ async def test_refused_move_in_the_queue_view_on_a_real_server(
         await wait_until(pilot, lambda: list_row(app, "File me later"), within=5)
 
         await pilot.press("Q")
-        queue = _queue(app)
+        queue = queue_screen(app)
         await wait_until(pilot, lambda: queue.loaded and queue.items)
         [item] = queue.items
         assert item.failed and item.kind == "operation"

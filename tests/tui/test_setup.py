@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, Select
+from textual.widgets import Button, Input
 
 from sync.config import load_config
 from sync.dovecot import MailUser
 from sync.setup_check import format_fingerprint
-from tests.tui.helpers import focused_id, screen_text, wait_until
+from tests.tui.helpers import fill_form, focused_id, screen_text, wait_until
 from tests.tui.scenes import SETUP
 from tui.screens.setup import SetupApp, SetupScreen
 
@@ -36,22 +36,6 @@ def _config_path(tmp_path: Path) -> Path:
 
 def _print_command(password: str) -> str:
     return f"printf '%s\\n' {shlex.quote(password)}"
-
-
-async def _fill(pilot: Pilot[Path | None], **values: str) -> None:
-    """Set form fields by id: Inputs take text, Selects their value, Checkboxes "yes".
-
-    Then let the screen settle: a changed Select can show or hide a row, which moves the
-    buttons that the test clicks next.
-    """
-    app = pilot.app
-    for field, value in values.items():
-        widget = app.screen.query_one(f"#{field.replace('_', '-')}")
-        if isinstance(widget, Input | Select):
-            widget.value = value
-        elif isinstance(widget, Checkbox):
-            widget.value = value == "yes"
-    await pilot.pause()
 
 
 def _shown(widget: Widget) -> bool:
@@ -91,7 +75,7 @@ async def test_filled_form_logs_in_and_writes_a_private_loadable_config(
         # The empty fields show the defaults guessed from the email.
         assert app.screen.query_one("#imap-host", Input).placeholder == "imap.example.org"
         assert app.screen.query_one("#smtp-host", Input).placeholder == "smtp.example.org"
-        await _fill(
+        await fill_form(
             pilot,
             display_name="Me Myself",
             imap_host=server.host,
@@ -135,7 +119,7 @@ async def test_refused_login_is_explained_on_screen_and_nothing_is_written(
     path = _config_path(tmp_path)
     app = SetupApp(path)
     async with app.run_test(size=SIZE) as pilot:
-        await _fill(
+        await fill_form(
             pilot,
             email="me@example.org",
             imap_host=server.host,
@@ -170,7 +154,7 @@ async def test_untrusted_certificate_offers_the_pin_and_saves_with_it(
     path = _config_path(tmp_path)
     app = SetupApp(path)
     async with app.run_test(size=SIZE) as pilot:
-        await _fill(
+        await fill_form(
             pilot,
             email="me@example.org",
             imap_host=server.host,
@@ -202,7 +186,7 @@ async def test_a_running_test_can_be_cancelled_and_the_screen_stays_live(
     path = _config_path(tmp_path)
     app = SetupApp(path, step_limit=30)
     async with app.run_test(size=SIZE) as pilot:
-        await _fill(
+        await fill_form(
             pilot,
             email="me@example.org",
             imap_host="127.0.0.1",
@@ -238,7 +222,7 @@ async def test_form_problems_are_shown_at_their_field_before_any_test(tmp_path: 
         assert focused_id(app) == "email"
 
         # No encryption to a remote host needs the explicit box.
-        await _fill(
+        await fill_form(
             pilot,
             email="me@example.org",
             imap_security="none",
@@ -252,22 +236,22 @@ async def test_form_problems_are_shown_at_their_field_before_any_test(tmp_path: 
         assert focused_id(app) == "imap-security"
 
         # A typed password is only kept with consent.
-        await _fill(pilot, imap_security="tls", password_source="typed")
+        await fill_form(pilot, imap_security="tls", password_source="typed")
         await pilot.pause()
         assert _shown(app.screen.query_one("#password-warning"))
-        await _fill(pilot, password="hunter2")
+        await fill_form(pilot, password="hunter2")
         await pilot.click("#test-save")
         await pilot.pause()
         assert "tick the box" in _status(app)
         assert focused_id(app) == "store-password"
 
         # The config parser's own checks, in words, at the field; user text shown literally.
-        await _fill(pilot, password_source="command", imap_port="70000")
+        await fill_form(pilot, password_source="command", imap_port="70000")
         await pilot.click("#test-save")
         await pilot.pause()
         assert "IMAP port: must be a port number from 1 to 65535" in _status(app)
         assert focused_id(app) == "imap-port"
-        await _fill(
+        await fill_form(
             pilot, imap_port="", email="[@click=app.quit] x[/]", imap_host="imap.example.org"
         )
         await pilot.click("#test-save")

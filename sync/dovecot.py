@@ -59,6 +59,8 @@ SPECIAL_USE_FOLDERS: dict[str, str] = {
 
 #: What the reduced server advertises after login: enough for a plain IMAP4rev1 client.
 REDUCED_CAPABILITY = "IMAP4rev1 LITERAL+ SASL-IR IDLE"
+#: A server of the oldest kind still met: IMAP4rev1 and nothing else (no IDLE, no NOTIFY).
+REV1_CAPABILITY = "IMAP4rev1"
 
 _HOST = "127.0.0.1"
 _START_TIMEOUT = 20.0
@@ -209,13 +211,13 @@ def _config_text(
     imaps_port: int,
     cert: Path,
     key: Path,
-    reduced: bool,
+    capability: str | None,
 ) -> str:
     mailboxes = "\n".join(
         f"  mailbox {name} {{\n    auto = subscribe\n    special_use = {flag}\n  }}"
         for name, flag in SPECIAL_USE_FOLDERS.items()
     )
-    capability = f"  imap_capability = {REDUCED_CAPABILITY}\n" if reduced else ""
+    capability = f"  imap_capability = {capability}\n" if capability else ""
     chroot = "" if identity.as_root else "  chroot =\n"
     return f"""\
 # Written by mailtui's sync/dovecot.py for a private test server; not for production.
@@ -316,18 +318,24 @@ class DovecotServer:
     imap_port: int
     imaps_port: int
     ca_file: Path
-    reduced: bool
+    capability: str | None
     base_dir: Path
 
     def __init__(
-        self, *, base_dir: Path, cert: Path, key: Path, reduced: bool, identity: _Identity
+        self,
+        *,
+        base_dir: Path,
+        cert: Path,
+        key: Path,
+        capability: str | None,
+        identity: _Identity,
     ) -> None:
         self.host = _HOST
         self.base_dir = base_dir
         self.imap_port = 0
         self.imaps_port = 0
         self.ca_file = cert
-        self.reduced = reduced
+        self.capability = capability
         self._key = key
         self._identity = identity
         self._process: subprocess.Popen[bytes] | None = None
@@ -343,10 +351,14 @@ class DovecotServer:
     # ----------------------------------------------------------------------------- lifecycle
 
     @classmethod
-    def start(cls, base_dir: Path, *, reduced: bool = False) -> DovecotServer:
+    def start(
+        cls, base_dir: Path, *, reduced: bool = False, capability: str | None = None
+    ) -> DovecotServer:
         """Start Dovecot with its config, state and mail under ``base_dir`` (created if absent).
 
-        Waits until both ports greet. Raises DovecotError with Dovecot's log if it does not start.
+        ``reduced`` advertises :data:`REDUCED_CAPABILITY`; ``capability`` any other list (e.g.
+        :data:`REV1_CAPABILITY`). Waits until both ports greet. Raises DovecotError with Dovecot's
+        log if it does not start.
         As root, every directory above ``base_dir`` gets the x bit for others (the mail processes
         run as the ``mail`` user and must reach the mail).
         """
@@ -365,7 +377,13 @@ class DovecotServer:
         users.mkdir(exist_ok=True)
         users.chmod(0o755)
         cert, key = _make_certificate(base_dir / "tls")
-        server = cls(base_dir=base_dir, cert=cert, key=key, reduced=reduced, identity=identity)
+        server = cls(
+            base_dir=base_dir,
+            cert=cert,
+            key=key,
+            capability=capability or (REDUCED_CAPABILITY if reduced else None),
+            identity=identity,
+        )
         for attempt in range(3):
             try:
                 server._launch(_free_port(), _free_port())
@@ -403,7 +421,7 @@ class DovecotServer:
                 imaps_port=imaps_port,
                 cert=self.ca_file,
                 key=self._key,
-                reduced=self.reduced,
+                capability=self.capability,
             )
         )
         log = self.base_dir / "dovecot.log"
@@ -480,6 +498,11 @@ class DovecotServer:
         (self.base_dir / _PID_FILE).unlink(missing_ok=True)
         if self._own_runtime_dir:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
+
+    @property
+    def reduced(self) -> bool:
+        """Whether this server advertises less than Dovecot offers (``imap_capability``)."""
+        return self.capability is not None
 
     @property
     def pid(self) -> int:

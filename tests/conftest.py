@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.dovecot import DovecotServer, MailUser
+from sync.dovecot import REV1_CAPABILITY, DovecotServer, MailUser
 from sync.store import Store
 from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
@@ -28,12 +28,12 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
-def _start_server(reduced: bool) -> Iterator[DovecotServer]:
+def _start_server(reduced: bool, capability: str | None = None) -> Iterator[DovecotServer]:
     # mkdtemp is 0700; Dovecot's mail processes (uid 8 when we are root) must traverse it.
     base = Path(tempfile.mkdtemp(prefix="mailtui-dovecot-"))
     base.chmod(0o755)
     try:
-        server = DovecotServer.start(base, reduced=reduced)
+        server = DovecotServer.start(base, reduced=reduced, capability=capability)
         try:
             yield server
         finally:
@@ -62,6 +62,12 @@ def _alive(server: DovecotServer) -> DovecotServer:
     return server
 
 
+@pytest.fixture(scope="session")
+def dovecot_rev1() -> Iterator[DovecotServer]:
+    """A private Dovecot advertising IMAP4rev1 alone: no IDLE, no NOTIFY, no extensions."""
+    yield from _start_server(reduced=False, capability=REV1_CAPABILITY)
+
+
 @pytest.fixture
 def mail_user(dovecot: DovecotServer) -> MailUser:
     """A fresh user with an empty mailbox on the full server."""
@@ -72,6 +78,12 @@ def mail_user(dovecot: DovecotServer) -> MailUser:
 def reduced_user(dovecot_reduced: DovecotServer) -> MailUser:
     """A fresh user with an empty mailbox on the reduced server."""
     return _alive(dovecot_reduced).add_user()
+
+
+@pytest.fixture
+def rev1_user(dovecot_rev1: DovecotServer) -> MailUser:
+    """A fresh user with an empty mailbox on the IMAP4rev1-only server."""
+    return _alive(dovecot_rev1).add_user()
 
 
 @pytest.fixture

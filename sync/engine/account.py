@@ -6,11 +6,17 @@ Connections (a small pool per account):
 - the *watcher* only listens: with NOTIFY (RFC 5465) it hears about every folder of the
   account through STATUS and LIST responses while it IDLEs; without NOTIFY it IDLEs on INBOX
   (RFC 2177) and a poll (LIST + reconciliation, every ``poll_interval``) covers the rest;
-- without NOTIFY, a third connection IDLEs on the folder the UI shows when that is not INBOX.
+- without NOTIFY, a third connection IDLEs on the folder the UI shows when that is not INBOX;
+- without IDLE too (plain IMAP4rev1), nothing listens: the worker alone polls, the folder the
+  UI shows every ``viewed_poll_interval``, everything every ``poll_interval``. No command the
+  server did not advertise is sent (RFC 3501 §6.1.1: the client goes by CAPABILITY).
 
 IDLE is renewed every 25 minutes, before the 29 minutes after which RFC 2177 §3 lets servers
 drop an idle client. Any dropped connection ends the session; ``run_live`` reconnects with
-exponential backoff and jitter and tells the UI through ``ConnectionStateChanged``.
+exponential backoff and jitter and tells the UI through ``ConnectionStateChanged``. The backoff
+starts over only after a session stayed up ``healthy_after`` seconds, and ``LoginRate`` caps
+logins per minute whatever happens: a server that drops us right after every login must not
+see us log in once a second (providers lock such accounts).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sync.backoff import jittered_backoff
+from sync.backoff import LoginRate, jittered_backoff
 from sync.config import AccountConfig, Config
 from sync.credentials import CredentialError, resolve_secret
 from sync.engine.bodies import BodyPrefetcher, Prefetch
@@ -110,11 +116,17 @@ class SyncSettings:
     """How the engine behaves; built from the config (``from_config``) or by tests."""
 
     poll_interval: float = 60.0
+    # Without IDLE: how often the folder on screen is polled (the rest waits poll_interval).
+    viewed_poll_interval: float = 15.0
     show_all_folders: bool = False
     idle_renew: float = 25 * 60.0
     timeout: float = 30.0
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
+    # A session that stayed up this long was healthy: the next drop starts the backoff over.
+    healthy_after: float = 60.0
+    # The most logins in any minute, whatever the backoff says.
+    logins_per_minute: int = 6
     # Extensions to leave unused even when offered (benchmarks and fallback tests).
     disabled_extensions: frozenset[str] = frozenset()
     prefetch: Prefetch = "recent"
@@ -225,7 +237,8 @@ class AccountSync:
         self._viewed: int | None = None
         self._viewed_changed = asyncio.Event()
         self._completed_pass = False
-        self._went_online = False
+        self._online_since: float | None = None  # loop time the current session went online
+        self._logins = LoginRate(self.settings.logins_per_minute, 60.0)
         self._pass_done = asyncio.Event()
         self._watching = asyncio.Event()
         # Set while the viewed folder's own IDLE listens (servers without NOTIFY).
@@ -287,6 +300,14 @@ class AccountSync:
         for what it may.
         """
         account = self.account
+        if (wait := self._logins.wait_needed()) > 0:
+            log.info(
+                "%s: %d logins in the last minute; waiting %.0f s",
+                account.name,
+                self._logins.limit,
+                wait,
+            )
+            await asyncio.sleep(wait)
         try:
             client = await open_connection(account, self.settings.timeout)
         except ImapSecurityError as exc:
@@ -295,6 +316,7 @@ class AccountSync:
             ) from None
         try:
             secret = await self._get_secret()
+            self._logins.record()
             try:
                 await authenticate(client, account, secret)
             except ImapCommandError as exc:
@@ -443,38 +465,55 @@ class AccountSync:
                     self._set_phase(ConnectionPhase.FAILED, str(exc), delay)
                     self._secret = None  # the user may have fixed the password meanwhile
                 except (ImapError, OSError, TimeoutError) as exc:
-                    if self._went_online:  # a drop after a good session starts the backoff over
+                    if self._stayed_healthy():  # a drop after a good session starts over
                         attempt = 0
                     delay = jittered_backoff(
                         attempt, self.settings.backoff_initial, self.settings.backoff_max
                     )
+                    # The countdown shown is the real one: the login cap may hold us longer.
+                    delay = max(delay, self._logins.wait_needed())
                     attempt += 1
                     log.info("%s: offline (%s); retrying in %.1f s", self.account.name, exc, delay)
                     self._set_phase(ConnectionPhase.OFFLINE, _reason(exc), delay)
-                self._went_online = False
+                self._online_since = None
                 await asyncio.sleep(delay)
         finally:
             self._set_phase(ConnectionPhase.STOPPED)
+
+    def _stayed_healthy(self) -> bool:
+        """Whether the session that just ended had been online ``healthy_after`` seconds."""
+        if self._online_since is None:
+            return False
+        return asyncio.get_running_loop().time() - self._online_since >= self.settings.healthy_after
 
     async def _live_session(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             worker, features = await self.connect()
             stack.push_async_callback(worker.close)
-            # The watcher listens before the first pass starts, so a change made during or
-            # right after the pass is heard, not lost between the pass and the first IDLE.
-            watcher, _ = await self.connect()
-            stack.push_async_callback(watcher.close)
-            self._went_online = True
-            self._set_phase(ConnectionPhase.ONLINE)
+            listens = features.notify or features.idle
+            watcher: ImapClient | None = None
+            if listens:
+                # The watcher listens before the first pass starts, so a change made during or
+                # right after the pass is heard, not lost between the pass and the first IDLE.
+                watcher, _ = await self.connect()
+                stack.push_async_callback(watcher.close)
+            self._online_since = asyncio.get_running_loop().time()
+            self._set_phase(ConnectionPhase.ONLINE, "" if listens else self._polling_note())
             try:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._work(worker, features))
-                    tasks.create_task(self._watch(watcher, features))
+                    if watcher is not None:
+                        tasks.create_task(self._watch(watcher, features))
+                    else:
+                        self._watching.set()  # nothing to wait for: the poll is the listener
                     tasks.create_task(self._follow_local_changes())
                     tasks.create_task(self._send_outbox())
                     if not features.notify:
                         tasks.create_task(self._poll())
+                    if features.idle and not features.notify:
                         tasks.create_task(self._watch_viewed(features))
+                    elif not features.idle:
+                        tasks.create_task(self._poll_viewed())
             except BaseExceptionGroup as group:
                 raise _first_error(group) from None
             finally:
@@ -570,26 +609,37 @@ class AccountSync:
             await self._idle_forever(client, heard, selected, self._watching)
 
     async def _watch_viewed(self, features: ServerFeatures) -> None:
-        """Without NOTIFY: IDLE on the folder the user looks at, when it is not INBOX."""
-        while True:
-            self._viewed_changed.clear()
-            folder = await self.store.folder(self._viewed) if self._viewed is not None else None
-            if folder is None or folder.name.upper() == "INBOX" or not features.idle:
-                await self._viewed_changed.wait()
-                continue
-            client, _ = await self.connect()
-            try:
+        """Without NOTIFY: IDLE on the folder the user looks at, when it is not INBOX.
+
+        One connection for the session, opened the first time it is needed and moved from
+        folder to folder by SELECT: a user flipping folders must not mean a login per flip.
+        """
+        client: ImapClient | None = None
+        try:
+            while True:
+                self._viewed_changed.clear()
+                viewed = self._viewed
+                folder = await self.store.folder(viewed) if viewed is not None else None
+                if folder is None or folder.name.upper() == "INBOX" or not features.idle:
+                    await self._viewed_changed.wait()
+                    continue
+                if client is None:
+                    client, _ = await self.connect()
                 with client.unsolicited.subscribe() as heard:
                     mailbox = decode_mailbox(folder.name)
                     await client.select(mailbox, readonly=True)
-                    async with asyncio.TaskGroup() as tasks:
-                        idler = tasks.create_task(
-                            self._idle_forever(client, heard, mailbox, self._watching_viewed)
-                        )
-                        await self._viewed_changed.wait()  # the user moved to another folder
-                        idler.cancel()
-            finally:
-                self._watching_viewed.clear()
+                    try:
+                        async with asyncio.TaskGroup() as tasks:
+                            idler = tasks.create_task(
+                                self._idle_forever(client, heard, mailbox, self._watching_viewed)
+                            )
+                            await self._viewed_changed.wait()  # the user moved to another folder
+                            idler.cancel()
+                    finally:
+                        self._watching_viewed.clear()
+        finally:
+            self._watching_viewed.clear()
+            if client is not None:
                 await client.close()
 
     async def _idle_forever(
@@ -679,6 +729,18 @@ class AccountSync:
                     for e in events
                 ):
                     due = await self.outbox.send_due()
+
+    def _polling_note(self) -> str:
+        every = self.settings.poll_interval
+        viewed = self.settings.viewed_poll_interval
+        return f"no IDLE on this server: checking every {every:.0f} s ({viewed:.0f} s on screen)"
+
+    async def _poll_viewed(self) -> None:
+        """Without IDLE: sync the folder the user looks at every ``viewed_poll_interval``."""
+        while True:
+            await asyncio.sleep(self.settings.viewed_poll_interval)
+            if self._viewed is not None:
+                self.request_sync(self._viewed)
 
     async def _poll(self) -> None:
         """Without NOTIFY: every ``poll_interval``, refresh the folder list and every folder."""

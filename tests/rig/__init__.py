@@ -1,8 +1,10 @@
 """The real-server test rig: a private Dovecot, "another device", a message corpus, a fault proxy.
 
 Fixtures (``tests/conftest.py``): ``dovecot`` / ``dovecot_reduced`` (session servers, started
-lazily), ``mail_user`` / ``reduced_user`` (a fresh user per test), ``device`` (a second client
-logged in as ``mail_user``), ``proxy`` (a ``FaultProxy`` in front of ``dovecot``'s plain port).
+lazily), ``dovecot_rev1`` (advertises IMAP4rev1 alone), ``mail_user`` / ``reduced_user`` /
+``rev1_user`` (a fresh user per test), ``device`` (a second client logged in as ``mail_user``),
+``proxy`` (a ``FaultProxy`` in front of ``dovecot``'s plain port). ``StrictProxy``
+(``tests/rig/strict.py``) refuses what the server did not advertise, as a real server would.
 
 Facts worth knowing when writing tests against it (Dovecot 2.3.19):
 

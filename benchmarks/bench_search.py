@@ -168,7 +168,7 @@ async def build(store: Store, messages: int) -> None:
 
 async def sizes(store: Store) -> None:
     """Print the search tables' share of the database."""
-    rows = await store._rows("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")
+    rows = await store.fetch_all("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")
     by_name = {str(name): int(size) for name, size in rows}
     total = sum(by_name.values())
 
@@ -218,7 +218,7 @@ async def queries(store: Store, repeats: int) -> None:
 
 async def threads(store: Store) -> None:
     """Thread view: pure JWZ, cold (build + cache), warm, and after one new message."""
-    rows = await store._rows(
+    rows = await store.fetch_all(
         "SELECT uid, message_id, in_reply_to, refs, subject, sort_value FROM messages"
     )
     start = time.perf_counter()
@@ -228,7 +228,7 @@ async def threads(store: Store) -> None:
     print(f"JWZ over {len(rows)} messages: {jwz:.2f} s, {threads_count} threads")
     folder = (await store.folders())[0].id
     async with store.write() as unit:  # make the cache stale, as new mail would
-        await unit._rows("UPDATE search_thread_state SET built = NULL")
+        await unit.fetch_all("UPDATE search_thread_state SET built = NULL")
     start = time.perf_counter()
     await thread_page(store, folder, limit=200)
     cold = time.perf_counter() - start
@@ -257,7 +257,7 @@ async def main(messages: int, db: Path | None, repeats: int) -> None:
         path = db or Path(tmp) / "bench.sqlite3"
         store = await Store.open(path)
         try:
-            if await store._one("SELECT count(*) FROM messages") != (messages,):
+            if await store.fetch_one("SELECT count(*) FROM messages") != (messages,):
                 await build(store, messages)
             await sizes(store)
             await queries(store, repeats)

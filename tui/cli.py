@@ -567,7 +567,7 @@ async def _search(config: Config | None, args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
         elif not args.local and config is not None:
-            from sync.search.phases import ServerHits, search_servers
+            from sync.engine.search_phases import ServerHits, search_servers
 
             chosen = [a for a in config.accounts if args.account in (None, a.name)]
             async for result in search_servers(store, query, chosen, shown=shown, folder_ids=scope):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from sync.search.query import (
     And,
@@ -49,9 +49,8 @@ from sync.search.query import (
 
 if TYPE_CHECKING:
     from sync.imap import ImapClient
-    from sync.store.records import FolderRow
 
-__all__ = ["for_folder", "imap_criteria", "server_search"]
+__all__ = ["NamedFolder", "for_folder", "imap_criteria", "server_search"]
 
 _MONTHS: Final = (
     "Jan",
@@ -90,13 +89,33 @@ _UNSENDABLE = re.compile(r"[*\\\[\]\x00-\x1f\x7f]+")
 _Simple = Query | bool
 
 
-def for_folder(query: Query, folder: FolderRow) -> _Simple:
+class NamedFolder(Protocol):
+    """What deciding ``folder:`` terms needs of a folder (the store's ``FolderRow`` is one):
+    a protocol, so that ``sync.search`` imports nothing of the store."""
+
+    @property
+    def name(self) -> str:
+        """The folder's name on the server (modified UTF-7)."""
+        ...
+
+    @property
+    def display_name(self) -> str:
+        """The folder's name as shown."""
+        ...
+
+    @property
+    def delimiter(self) -> str | None:
+        """The hierarchy delimiter, or None for a flat namespace."""
+        ...
+
+
+def for_folder(query: Query, folder: NamedFolder) -> _Simple:
     """``query`` with its ``folder:`` terms decided for ``folder`` and simplified: True (the
     query matches every message there), False (none), or what is left to ask the server."""
     return _simplify(query, folder)
 
 
-def _simplify(query: Query, folder: FolderRow) -> _Simple:
+def _simplify(query: Query, folder: NamedFolder) -> _Simple:
     # Post-order without recursion.
     done: dict[int, _Simple] = {}
     stack: list[tuple[Query, bool]] = [(query, False)]
@@ -185,7 +204,7 @@ def _key(node: Query) -> list[str]:
     raise TypeError(f"cannot send {node!r} to the server")  # Folder: decided before
 
 
-def imap_criteria(query: Query, folder: FolderRow) -> list[str] | None:
+def imap_criteria(query: Query, folder: NamedFolder) -> list[str] | None:
     """The ``UID SEARCH`` criteria for ``query`` in ``folder``; None when the query cannot
     match anything there (no need to ask)."""
     simple = for_folder(query, folder)
@@ -201,7 +220,7 @@ def imap_criteria(query: Query, folder: FolderRow) -> list[str] | None:
     return criteria
 
 
-async def server_search(client: ImapClient, folder: FolderRow, query: Query) -> list[int]:
+async def server_search(client: ImapClient, folder: NamedFolder, query: Query) -> list[int]:
     """Run ``query`` on the server in ``folder``; return the matching UIDs, ascending.
 
     Selects the folder read-only (EXAMINE) unless it is already selected. Raises what the

@@ -32,7 +32,7 @@ async def address_pairs(
     ``per_folder`` messages of each folder of the account (repeats kept: they count)."""
     pairs: list[tuple[str, str]] = []
     for folder in await store.folders(account_id):
-        for from_name, from_addr, to_addrs, cc_addrs in await store._rows(
+        for from_name, from_addr, to_addrs, cc_addrs in await store.fetch_all(
             _NEWEST_SQL, (folder.id, per_folder)
         ):
             if from_addr:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from sync.store.search import SEARCH_QUEUE_SCHEMA, SEARCH_SCHEMA
+from sync.store.search_schema import SEARCH_QUEUE_SCHEMA, SEARCH_SCHEMA
 
 __all__ = [
     "LATEST_VERSION",

@@ -1,4 +1,5 @@
-"""Full-text search and the thread cache: their schema, triggers and queries (issue 9).
+"""Full-text search and the thread cache: their queries (issue 9; the DDL and triggers are in
+``sync.store.search_schema``).
 
 Two FTS5 indexes, both kept current inside the transactions that change the data:
 
@@ -44,6 +45,7 @@ from datetime import time as clock_time
 from typing import TYPE_CHECKING, Final
 
 from sync.store.records import message_row
+from sync.store.search_schema import FTS_KEY, HEADER_COLUMNS, header_values
 
 if TYPE_CHECKING:
     from sync.search.query import Query, Text
@@ -52,8 +54,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BODY_TEXT_LIMIT",
-    "SEARCH_QUEUE_SCHEMA",
-    "SEARCH_SCHEMA",
     "SearchKey",
     "ThreadRow",
     "compact_body_index",
@@ -77,170 +77,6 @@ _RAW_READ_LIMIT: Final = 2 * 1024 * 1024
 # Raw bytes read per indexing batch.
 _BATCH_BYTES: Final = 16 * 1024 * 1024
 
-# SQL for the FTS rowid of a messages row (``m`` is ``new``/``old``/an alias): 2**33 per
-# folder, UIDs offset by 2**32 so that provisional (negative) ones stay inside their folder.
-_KEY = "({m}.folder_id * 8589934592 + 4294967296 + {m}.uid)"
-
-_TOKENIZER = "tokenize = 'unicode61 remove_diacritics 2'"
-
-_HEADER_COLUMNS = "subject, sender, to_addrs, cc_addrs"
-
-
-def _header_values(m: str) -> str:
-    return f"{m}.subject, {m}.from_name || ' ' || {m}.from_addr, {m}.to_addrs, {m}.cc_addrs"
-
-
-def _bump(folder: str) -> str:
-    return (
-        "INSERT INTO search_thread_state (folder_id, generation)"
-        f" SELECT {folder}, 1 WHERE EXISTS (SELECT 1 FROM folders WHERE id = {folder})"
-        " ON CONFLICT (folder_id) DO UPDATE SET generation = generation + 1;"
-    )
-
-
-_THREAD_COLUMNS = "folder_id, uid, message_id, in_reply_to, refs, subject, sort_value"
-_THREAD_CHANGED = (
-    f"(old.{_THREAD_COLUMNS.replace(', ', ', old.')}) IS NOT"
-    f" (new.{_THREAD_COLUMNS.replace(', ', ', new.')})"
-)
-# The messages columns a header-index row is made of (with the key): a change to any of them
-# makes the row stale.
-_HEADER_SOURCE_COLUMNS = "folder_id, uid, subject, from_name, from_addr, to_addrs, cc_addrs"
-_HEADERS_CHANGED = (
-    f"(old.{_HEADER_SOURCE_COLUMNS.replace(', ', ', old.')}) IS NOT"
-    f" (new.{_HEADER_SOURCE_COLUMNS.replace(', ', ', new.')})"
-)
-
-# The migration's statements (appended to sync.store.schema.MIGRATIONS).
-SEARCH_SCHEMA: Final[tuple[str, ...]] = (
-    f"CREATE VIRTUAL TABLE search_headers USING fts5({_HEADER_COLUMNS}, {_TOKENIZER})",
-    f"CREATE VIRTUAL TABLE search_body_fts USING fts5(body, content = '', {_TOKENIZER})",
-    # doc: the body's FTS rowid, never reused (AUTOINCREMENT); see the module docstring.
-    """
-    CREATE TABLE search_bodies (
-        doc INTEGER PRIMARY KEY AUTOINCREMENT,
-        hash BLOB NOT NULL UNIQUE
-    )
-    """,
-    "CREATE TABLE search_body_queue (body_id INTEGER PRIMARY KEY)",
-    # One row: how many body documents were forgotten (stale postings) since the last rebuild.
-    "CREATE TABLE search_stats (stale_body_docs INTEGER NOT NULL)",
-    "INSERT INTO search_stats (stale_body_docs) VALUES (0)",
-    """
-    CREATE TABLE search_thread_state (
-        folder_id INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
-        generation INTEGER NOT NULL,
-        built INTEGER
-    )
-    """,
-    # A folder's threaded order: threads newest first (thread_sort: the newest arrival in the
-    # thread), then each thread depth-first with rank 0, -1, -2... so that one DESC keyset
-    # (thread_sort, thread_id, rank) pages through it. rank 0 is the thread's first row.
-    """
-    CREATE TABLE search_threads (
-        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
-        thread_sort INTEGER NOT NULL,
-        thread_id INTEGER NOT NULL,
-        rank INTEGER NOT NULL,
-        uid INTEGER NOT NULL,
-        depth INTEGER NOT NULL,
-        size INTEGER NOT NULL,
-        PRIMARY KEY (folder_id, thread_sort, thread_id, rank)
-    ) WITHOUT ROWID
-    """,
-    # The messages whose body is not here: where the server phase may find more.
-    "CREATE INDEX search_messages_without_body ON messages (folder_id) WHERE body_hash IS NULL",
-    # Search results are newest first across folders: walking this index, a common query
-    # fills its first page after a few hundred rows instead of sorting every match.
-    "CREATE INDEX search_messages_by_time ON messages (sort_value DESC, folder_id DESC, uid DESC)",
-    f"""
-    CREATE TRIGGER search_messages_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO search_headers (rowid, {_HEADER_COLUMNS})
-            VALUES ({_KEY.format(m="new")}, {_header_values("new")});
-        {_bump("new.folder_id")}
-    END
-    """,
-    f"""
-    CREATE TRIGGER search_messages_delete AFTER DELETE ON messages BEGIN
-        DELETE FROM search_headers WHERE rowid = {_KEY.format(m="old")};
-        {_bump("old.folder_id")}
-    END
-    """,
-    f"""
-    CREATE TRIGGER search_messages_headers AFTER UPDATE OF
-        {_HEADER_SOURCE_COLUMNS} ON messages
-    WHEN {_HEADERS_CHANGED} BEGIN
-        DELETE FROM search_headers WHERE rowid = {_KEY.format(m="old")};
-        INSERT INTO search_headers (rowid, {_HEADER_COLUMNS})
-            VALUES ({_KEY.format(m="new")}, {_header_values("new")});
-    END
-    """,
-    f"""
-    CREATE TRIGGER search_messages_threads AFTER UPDATE OF {_THREAD_COLUMNS} ON messages
-    WHEN {_THREAD_CHANGED} BEGIN
-        {_bump("old.folder_id")}
-        {_bump("new.folder_id")}
-    END
-    """,
-    """
-    CREATE TRIGGER search_bodies_insert AFTER INSERT ON bodies BEGIN
-        INSERT OR IGNORE INTO search_body_queue (body_id) VALUES (new.id);
-    END
-    """,
-    """
-    CREATE TRIGGER search_bodies_delete AFTER DELETE ON bodies BEGIN
-        DELETE FROM search_body_queue WHERE body_id = old.id;
-        UPDATE search_stats SET stale_body_docs = stale_body_docs + 1
-            WHERE EXISTS (SELECT 1 FROM search_bodies WHERE hash = old.hash);
-        DELETE FROM search_bodies WHERE hash = old.hash;
-    END
-    """,
-    # What was stored before this migration.
-    f"INSERT INTO search_headers (rowid, {_HEADER_COLUMNS})"
-    f" SELECT {_KEY.format(m='m')}, {_header_values('m')} FROM messages AS m",
-    "INSERT INTO search_body_queue (body_id) SELECT id FROM bodies",
-)
-
-
-# Migration 6: the header index is built from a queue (see the module docstring). The queue
-# is keyed like messages, so the insert trigger appends to it in the order rows arrive.
-SEARCH_QUEUE_SCHEMA: Final[tuple[str, ...]] = (
-    """
-    CREATE TABLE search_header_queue (
-        folder_id INTEGER NOT NULL,
-        uid INTEGER NOT NULL,
-        PRIMARY KEY (folder_id, uid)
-    ) WITHOUT ROWID
-    """,
-    "DROP TRIGGER search_messages_insert",
-    "DROP TRIGGER search_messages_delete",
-    "DROP TRIGGER search_messages_headers",
-    f"""
-    CREATE TRIGGER search_messages_insert AFTER INSERT ON messages BEGIN
-        INSERT OR IGNORE INTO search_header_queue (folder_id, uid)
-            VALUES (new.folder_id, new.uid);
-        {_bump("new.folder_id")}
-    END
-    """,
-    # Deleting a rowid FTS5 does not hold is a no-op: the row may be indexed or queued.
-    f"""
-    CREATE TRIGGER search_messages_delete AFTER DELETE ON messages BEGIN
-        DELETE FROM search_headers WHERE rowid = {_KEY.format(m="old")};
-        DELETE FROM search_header_queue WHERE folder_id = old.folder_id AND uid = old.uid;
-        {_bump("old.folder_id")}
-    END
-    """,
-    f"""
-    CREATE TRIGGER search_messages_headers AFTER UPDATE OF
-        {_HEADER_SOURCE_COLUMNS} ON messages
-    WHEN {_HEADERS_CHANGED} BEGIN
-        DELETE FROM search_headers WHERE rowid = {_KEY.format(m="old")};
-        DELETE FROM search_header_queue WHERE folder_id = old.folder_id AND uid = old.uid;
-        INSERT OR IGNORE INTO search_header_queue (folder_id, uid)
-            VALUES (new.folder_id, new.uid);
-    END
-    """,
-)
 # Queued rows indexed per unit of work by default: about 50 ms of work, so other writers
 # (the UI's flag changes) never wait long behind the indexer.
 HEADER_INDEX_STEP: Final = 5000
@@ -248,7 +84,7 @@ HEADER_INDEX_STEP: Final = 5000
 
 async def pending_header_count(store: Store) -> int:
     """How many messages wait to be put in the header index."""
-    row = await store._one("SELECT count(*) FROM search_header_queue")
+    row = await store.fetch_one("SELECT count(*) FROM search_header_queue")
     return int(row[0])
 
 
@@ -256,7 +92,7 @@ async def index_pending_headers(store: Store, limit: int = HEADER_INDEX_STEP) ->
     """Index up to ``limit`` queued messages (oldest key first) in one unit of work, with one
     statement; return how many were indexed (0: nothing was queued)."""
     async with store.write() as unit:
-        last = await unit._one(
+        last = await unit.fetch_one(
             "SELECT folder_id, uid FROM search_header_queue ORDER BY folder_id, uid"
             " LIMIT 1 OFFSET ?",
             (max(limit, 1) - 1,),
@@ -264,15 +100,15 @@ async def index_pending_headers(store: Store, limit: int = HEADER_INDEX_STEP) ->
         # Everything up to the limit-th key (row values compare in key order), or all.
         bound = "" if last is None else "WHERE (q.folder_id, q.uid) <= (?, ?)"
         params: tuple[object, ...] = () if last is None else (last[0], last[1])
-        await unit._rows(
-            f"INSERT INTO search_headers (rowid, {_HEADER_COLUMNS})"
-            f" SELECT {_KEY.format(m='m')}, {_header_values('m')}"
+        await unit.fetch_all(
+            f"INSERT INTO search_headers (rowid, {HEADER_COLUMNS})"
+            f" SELECT {FTS_KEY.format(m='m')}, {header_values('m')}"
             " FROM search_header_queue AS q JOIN messages AS m"
             f" ON m.folder_id = q.folder_id AND m.uid = q.uid {bound}"
             " ORDER BY q.folder_id, q.uid",
             params,
         )
-        removed = await unit._rows(
+        removed = await unit.fetch_all(
             f"DELETE FROM search_header_queue AS q {bound} RETURNING 1",
             params,
         )
@@ -323,7 +159,7 @@ def _fts_string(term: Text) -> str:
 # and each candidate row is looked up in them. Integer keys only: a row-value IN is not
 # materialised under NOT, and hashing every hit's body would cost more than the search.
 _HEADER_PROBE = (
-    f"{_KEY.format(m='m')} IN (SELECT rowid FROM search_headers WHERE search_headers MATCH ?)"
+    f"{FTS_KEY.format(m='m')} IN (SELECT rowid FROM search_headers WHERE search_headers MATCH ?)"
 )
 _BODY_PROBE = (
     "EXISTS (SELECT 1 FROM search_bodies AS d WHERE d.hash = m.body_hash AND d.doc IN"
@@ -481,7 +317,7 @@ async def _hit_count(store: Store, term: Text, cap: int) -> int:
     total = 0
     for sql, expression in ((_HEADER_ROWS, header), (_BODY_ROWS, body)):
         if expression is not None:
-            row = await store._one(
+            row = await store.fetch_one(
                 f"SELECT count(*) FROM ({sql} LIMIT ?)", (expression, cap - total)
             )
             total += int(row[0])
@@ -520,7 +356,7 @@ async def search_messages(
     from sync.search import query as q
 
     # Rows not in the header index yet are indexed first: a search never misses one.
-    if await store._one("SELECT 1 FROM search_header_queue LIMIT 1") is not None:
+    if await store.fetch_one("SELECT 1 FROM search_header_queue LIMIT 1") is not None:
         await index_all_headers(store)
     folders = await store.folders()
     condition, params, _ = compile_query(query, folders, zone=zone)
@@ -568,7 +404,7 @@ async def search_messages(
         params += [after.sort_value, after.folder_id, after.uid]
     sql += " ORDER BY m.sort_value DESC, m.folder_id DESC, m.uid DESC LIMIT ?"
     params.append(limit)
-    return [message_row(row) for row in await store._rows(sql, params)]
+    return [message_row(row) for row in await store.fetch_all(sql, params)]
 
 
 def unknown_folders(query: Query, folders: Sequence[FolderRow]) -> list[str]:
@@ -601,7 +437,7 @@ async def folders_needing_server(
     text, and some message there has no cached body or one not indexed yet."""
     if not searches_bodies(query):
         return []
-    rows = await store._rows(
+    rows = await store.fetch_all(
         # Bodiless messages: a range of the partial index. Unindexed bodies: the queue.
         "SELECT DISTINCT folder_id FROM messages WHERE body_hash IS NULL"
         " UNION SELECT m.folder_id FROM search_body_queue AS q"
@@ -635,7 +471,7 @@ def _extract(rows: list[tuple[int, bytes, bytes]]) -> list[tuple[int, bytes, str
 
 async def pending_body_count(store: Store) -> int:
     """How many stored bodies are waiting to be indexed."""
-    row = await store._one("SELECT count(*) FROM search_body_queue")
+    row = await store.fetch_one("SELECT count(*) FROM search_body_queue")
     return int(row[0])
 
 
@@ -646,7 +482,7 @@ async def index_pending_bodies(store: Store, limit: int = 100) -> int:
     short unit of work. Call it after storing bodies (the engine does, after each prefetch
     step), or in a loop until it returns 0 to catch up.
     """
-    sizes = await store._rows(
+    sizes = await store.fetch_all(
         "SELECT q.body_id, min(length(b.raw), ?) FROM search_body_queue AS q"
         " JOIN bodies AS b ON b.id = q.body_id ORDER BY q.body_id LIMIT ?",
         (_RAW_READ_LIMIT, limit),
@@ -659,7 +495,7 @@ async def index_pending_bodies(store: Store, limit: int = 100) -> int:
             break
         chosen.append(int(body_id))
         total += int(size)
-    rows = await store._rows(
+    rows = await store.fetch_all(
         # coalesce: substr() of an empty blob is NULL, and a 0-byte message does arrive.
         "SELECT id, hash, coalesce(substr(raw, 1, ?), x'') FROM bodies"
         " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
@@ -674,7 +510,7 @@ async def index_pending_bodies(store: Store, limit: int = 100) -> int:
     async with store.write() as unit:
         for body_id, digest, text in extracted:
             # The body may have been deleted (or already indexed) since it was read.
-            queued = await unit._one(
+            queued = await unit.fetch_one(
                 "DELETE FROM search_body_queue WHERE body_id = ?"
                 " AND EXISTS (SELECT 1 FROM bodies WHERE id = ?1 AND hash = ?2)"
                 " RETURNING body_id",
@@ -682,13 +518,13 @@ async def index_pending_bodies(store: Store, limit: int = 100) -> int:
             )
             if queued is None:
                 continue
-            doc = await unit._one(
+            doc = await unit.fetch_one(
                 "INSERT INTO search_bodies (hash) VALUES (?) ON CONFLICT (hash) DO NOTHING"
                 " RETURNING doc",
                 (digest,),
             )
             if doc is not None:
-                await unit._rows(
+                await unit.fetch_all(
                     "INSERT INTO search_body_fts (rowid, body) VALUES (?, ?)", (doc[0], text)
                 )
     return len(extracted)
@@ -698,17 +534,19 @@ async def compact_body_index(store: Store, *, threshold: float = 0.25) -> bool:
     """Rebuild the body index from scratch when forgotten documents exceed ``threshold`` of
     the live ones; return whether it did. Bodies are then re-queued for
     :func:`index_pending_bodies` (until they are indexed again, searches ask the server)."""
-    row = await store._one(
+    row = await store.fetch_one(
         "SELECT (SELECT stale_body_docs FROM search_stats), (SELECT count(*) FROM search_bodies)"
     )
     stale, live = int(row[0]), int(row[1])
     if stale == 0 or stale < threshold * max(live, 1):
         return False
     async with store.write() as unit:
-        await unit._rows("INSERT INTO search_body_fts (search_body_fts) VALUES ('delete-all')")
-        await unit._rows("DELETE FROM search_bodies")
-        await unit._rows("UPDATE search_stats SET stale_body_docs = 0")
-        await unit._rows("INSERT OR IGNORE INTO search_body_queue (body_id) SELECT id FROM bodies")
+        await unit.fetch_all("INSERT INTO search_body_fts (search_body_fts) VALUES ('delete-all')")
+        await unit.fetch_all("DELETE FROM search_bodies")
+        await unit.fetch_all("UPDATE search_stats SET stale_body_docs = 0")
+        await unit.fetch_all(
+            "INSERT OR IGNORE INTO search_body_queue (body_id) SELECT id FROM bodies"
+        )
     return True
 
 
@@ -734,13 +572,13 @@ class ThreadRow:
 
 async def _ensure_threads(store: Store, folder_id: int) -> bool:
     """Rebuild the folder's thread cache if it is stale; return whether it was rebuilt."""
-    row = await store._one(
+    row = await store.fetch_one(
         "SELECT generation, built FROM search_thread_state WHERE folder_id = ?", (folder_id,)
     )
     if row is not None and row[1] is not None and row[0] == row[1]:
         return False
     generation = 0 if row is None else int(row[0])
-    rows = await store._rows(
+    rows = await store.fetch_all(
         "SELECT uid, message_id, in_reply_to, refs, subject, sort_value FROM messages"
         " WHERE folder_id = ?",
         (folder_id,),
@@ -750,12 +588,12 @@ async def _ensure_threads(store: Store, folder_id: int) -> bool:
     threaded = await asyncio.to_thread(thread_order, rows)
     async with store.write() as unit:
         # Another unit may have changed the folder since we read it: then build again later.
-        current = await unit._one(
+        current = await unit.fetch_one(
             "SELECT generation FROM search_thread_state WHERE folder_id = ?", (folder_id,)
         )
         if current is not None and int(current[0]) != generation:
             return False
-        await unit._rows("DELETE FROM search_threads WHERE folder_id = ?", (folder_id,))
+        await unit.fetch_all("DELETE FROM search_threads WHERE folder_id = ?", (folder_id,))
         await unit._check().executemany(
             "INSERT INTO search_threads (folder_id, thread_sort, thread_id, rank, uid, depth,"
             " size) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -763,8 +601,8 @@ async def _ensure_threads(store: Store, folder_id: int) -> bool:
             # in ascending key order (appends: b-tree pages fill up, never split).
             [(folder_id, t[2], t[1], -t[3], t[0], t[4], t[5]) for t in reversed(threaded)],
         )
-        if await unit._one("SELECT 1 FROM folders WHERE id = ?", (folder_id,)) is not None:
-            await unit._rows(
+        if await unit.fetch_one("SELECT 1 FROM folders WHERE id = ?", (folder_id,)) is not None:
+            await unit.fetch_all(
                 "INSERT INTO search_thread_state (folder_id, generation, built) VALUES (?, ?, ?)"
                 " ON CONFLICT (folder_id) DO UPDATE SET built = excluded.built",
                 (folder_id, generation, generation),
@@ -804,14 +642,14 @@ async def thread_page(
     params.append(limit)
     return [
         ThreadRow(message_row(r), r[19], r[20], r[21], r[22], r[23])
-        for r in await store._rows(sql, params)
+        for r in await store.fetch_all(sql, params)
     ]
 
 
 async def thread_rows(store: Store, head: ThreadRow) -> list[ThreadRow]:
     """Every row of the thread that ``head`` (a row of it, e.g. a collapsed one) belongs to,
     in display order: what expanding it shows."""
-    rows = await store._rows(
+    rows = await store.fetch_all(
         f"SELECT {_RESULT_COLUMNS}, t.depth, t.size, t.thread_id, t.thread_sort, t.rank"
         " FROM search_threads AS t JOIN messages AS m ON m.folder_id = t.folder_id"
         " AND m.uid = t.uid WHERE t.folder_id = ? AND t.thread_sort = ? AND t.thread_id = ?"

@@ -299,16 +299,18 @@ class StoreWriter:
             raise StoreError("this unit of work has ended; open a new one with store.write()")
         return self._db
 
-    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+    async def fetch_all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """Every row of ``sql`` inside this unit of work (it sees the unit's own writes)."""
         async with self._check().execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
-    async def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
+    async def fetch_one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        """The first row of ``sql`` inside this unit of work, or None."""
         async with self._check().execute(sql, params) as cursor:
             return await cursor.fetchone()
 
     async def _total_changes(self) -> int:
-        row = await self._one("SELECT total_changes()")
+        row = await self.fetch_one("SELECT total_changes()")
         return int(row[0])
 
     def _changes(self, folder_id: int) -> _FolderChanges:
@@ -322,7 +324,7 @@ class StoreWriter:
 
     async def ensure_account(self, name: str, email: str) -> int:
         """Return the id of the account ``name``, creating it (or updating its email)."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "INSERT INTO accounts (name, email) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET"
             " email = excluded.email WHERE email IS NOT excluded.email RETURNING id",
             (name, email),
@@ -330,7 +332,7 @@ class StoreWriter:
         if rows:
             self._accounts.add(int(rows[0][0]))
             return int(rows[0][0])
-        row = await self._one("SELECT id FROM accounts WHERE name = ?", (name,))
+        row = await self.fetch_one("SELECT id FROM accounts WHERE name = ?", (name,))
         return int(row[0])
 
     async def upsert_folder(
@@ -354,7 +356,7 @@ class StoreWriter:
             " ".join(attributes),
             subscribed,
         )
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "INSERT INTO folders (account_id, name, display_name, delimiter, special_use,"
             " attributes, subscribed) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (account_id, name) DO UPDATE SET display_name = excluded.display_name,"
@@ -369,14 +371,14 @@ class StoreWriter:
         if rows:
             self._accounts.add(account_id)
             return int(rows[0][0])
-        row = await self._one(
+        row = await self.fetch_one(
             "SELECT id FROM folders WHERE account_id = ? AND name = ?", (account_id, name)
         )
         return int(row[0])
 
     async def rename_folder(self, folder_id: int, new_name: str, display_name: str) -> None:
         """Rename a folder in place: its messages, bodies and marks stay with it."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE folders SET name = ?, display_name = ? WHERE id = ? RETURNING account_id",
             (new_name, display_name, folder_id),
         )
@@ -386,7 +388,7 @@ class StoreWriter:
 
     async def delete_folder(self, folder_id: int) -> None:
         """Delete a folder and its messages (bodies stay until ``prune_bodies``)."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "DELETE FROM folders WHERE id = ? RETURNING account_id", (folder_id,)
         )
         if rows:
@@ -399,7 +401,7 @@ class StoreWriter:
 
         Marks are sync bookkeeping, not display: no event is published for them.
         """
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE folders SET uidvalidity = ?, uidnext = ?, highestmodseq = ?,"
             " synced_low_uid = ?, synced_high_uid = ?, last_full_sync = ? WHERE id = ?"
             " RETURNING id",
@@ -423,7 +425,7 @@ class StoreWriter:
         get their bodies back without a download.
         """
         await self.set_folder_marks(folder_id, FolderMarks(uidvalidity=uidvalidity))
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "DELETE FROM messages WHERE folder_id = ? RETURNING uid", (folder_id,)
         )
         self._changes(folder_id).remove(row[0] for row in rows)
@@ -478,13 +480,13 @@ class StoreWriter:
     async def _existing_uids(self, folder_id: int, uids: Collection[int]) -> set[int]:
         low, high = min(uids), max(uids)
         # Sync writes dense UID ranges that are usually all new: one range count proves it.
-        row = await self._one(
+        row = await self.fetch_one(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ?)",
             (folder_id, low, high),
         )
         if not row[0]:
             return set()
-        rows = await self._rows(_EXISTING_UIDS, (folder_id, json.dumps(list(uids))))
+        rows = await self.fetch_all(_EXISTING_UIDS, (folder_id, json.dumps(list(uids))))
         return {row[0] for row in rows}
 
     async def set_flags(
@@ -494,7 +496,7 @@ class StoreWriter:
         wanted = {uid: (_flags_text(flags), modseq) for uid, flags, modseq in updates}
         if not wanted:
             return
-        current = await self._rows(_CURRENT_FLAGS, (folder_id, json.dumps(list(wanted))))
+        current = await self.fetch_all(_CURRENT_FLAGS, (folder_id, json.dumps(list(wanted))))
         params: list[tuple[object, ...]] = []
         changed: list[int] = []
         for uid, flags_text, modseq in current:
@@ -513,7 +515,7 @@ class StoreWriter:
         uid_list = list(uids)
         if not uid_list:
             return
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "DELETE FROM messages WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?))"
             " RETURNING uid",
             (folder_id, json.dumps(uid_list)),
@@ -528,7 +530,7 @@ class StoreWriter:
         Other rows of the same message (same Message-ID and size, e.g. a copy in another
         folder) that lack a body are linked to it as well.
         """
-        row = await self._one(
+        row = await self.fetch_one(
             "SELECT message_id, size FROM messages WHERE folder_id = ? AND uid = ?",
             (folder_id, uid),
         )
@@ -536,18 +538,18 @@ class StoreWriter:
             return False
         message_id, size = row[0], row[1]
         digest = hashlib.sha256(raw).digest()
-        await self._rows(
+        await self.fetch_all(
             "INSERT INTO bodies (hash, message_id, size, raw, stored_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (hash) DO NOTHING",
             (digest, message_id, size, raw, int(time.time())),
         )
-        await self._rows(
+        await self.fetch_all(
             "UPDATE messages SET body_hash = ? WHERE folder_id = ? AND uid = ?",
             (digest, folder_id, uid),
         )
         self._bodies.append(BodyStored(folder_id, uid))
         if message_id is not None:
-            twins = await self._rows(
+            twins = await self.fetch_all(
                 "UPDATE messages SET body_hash = ? WHERE message_id = ? AND size = ?"
                 " AND body_hash IS NULL RETURNING folder_id, uid",
                 (digest, message_id, size),
@@ -561,7 +563,7 @@ class StoreWriter:
         ``upsert_messages`` already does this for rows it inserts; this catches rows whose
         body was stored later under another folder. Returns how many were linked.
         """
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE messages SET body_hash = (SELECT b.hash FROM bodies AS b"
             " WHERE b.message_id = messages.message_id AND b.size = messages.size LIMIT 1)"
             " WHERE folder_id = ? AND body_hash IS NULL AND message_id IS NOT NULL"
@@ -579,7 +581,7 @@ class StoreWriter:
         Call it after a full reconciliation, not between a reset and the re-fetch that would
         re-link them.
         """
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "DELETE FROM bodies WHERE NOT EXISTS"
             " (SELECT 1 FROM messages AS m WHERE m.body_hash = bodies.hash) RETURNING id"
         )
@@ -601,7 +603,7 @@ class StoreWriter:
         Queue it in the same unit of work as the local change it mirrors, so a crash keeps
         both or neither.
         """
-        row = await self._one(
+        row = await self.fetch_one(
             "INSERT INTO pending_ops (account_id, kind, folder_id, folder_name, payload,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (account_id, kind, folder_id, folder_name, payload, int(time.time())),
@@ -623,7 +625,7 @@ class StoreWriter:
     ) -> None:
         """Record a failed attempt; ``give_up`` parks it as failed (kept, shown, not retried
         until ``retry_operation``); otherwise it waits until ``next_attempt_at``."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE pending_ops SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
             " state = CASE WHEN ? THEN 'failed' ELSE state END WHERE id = ? RETURNING account_id",
             (error, None if give_up else next_attempt_at, give_up, operation_id),
@@ -632,7 +634,7 @@ class StoreWriter:
 
     async def retry_operation(self, operation_id: int) -> None:
         """Put a failed operation back in the queue, to be tried at once, in its old place."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE pending_ops SET state = 'pending', attempts = 0, next_attempt_at = NULL"
             " WHERE id = ? RETURNING account_id",
             (operation_id,),
@@ -643,7 +645,7 @@ class StoreWriter:
         self, operation_id: int, *, folder_id: int | None, folder_name: str | None, payload: str
     ) -> None:
         """Rewrite a queued operation (its target resolved, or its progress recorded)."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE pending_ops SET folder_id = ?, folder_name = ?, payload = ? WHERE id = ?"
             " RETURNING account_id",
             (folder_id, folder_name, payload, operation_id),
@@ -654,12 +656,12 @@ class StoreWriter:
         self, account_id: int, *, include_failed: bool = True
     ) -> list[PendingOperation]:
         """An account's queued operations as this unit of work sees them, in replay order."""
-        rows = await self._rows(_OPERATIONS_SQL, (account_id, include_failed))
+        rows = await self.fetch_all(_OPERATIONS_SQL, (account_id, include_failed))
         return [_operation(row) for row in rows]
 
     async def operation(self, operation_id: int) -> PendingOperation | None:
         """One queued operation as this unit of work sees it, or None."""
-        row = await self._one(_OPERATION_SQL, (operation_id,))
+        row = await self.fetch_one(_OPERATION_SQL, (operation_id,))
         return None if row is None else _operation(row)
 
     def announce(self, event: OperationFailed | ChangeDropped) -> None:
@@ -670,7 +672,7 @@ class StoreWriter:
 
     async def messages(self, folder_id: int, uids: Iterable[int]) -> list[MessageRow]:
         """The rows of these UIDs that exist, as this unit of work sees them, by UID."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             f"SELECT {MESSAGE_COLUMNS} FROM messages"
             " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
             (folder_id, json.dumps(list(uids))),
@@ -685,7 +687,7 @@ class StoreWriter:
         """
         if count <= 0:
             return []
-        row = await self._one(
+        row = await self.fetch_one(
             "UPDATE provisional_uids SET last = last - ? RETURNING last + ?", (count, count)
         )
         start = int(row[0])
@@ -715,7 +717,7 @@ class StoreWriter:
         new UIDs written. MODSEQ is not copied: it belongs to the source folder."""
         if not pairs:
             return []
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "INSERT INTO messages (folder_id, uid, sort_value, message_id, subject, from_name,"
             " from_addr, to_addrs, cc_addrs, date, internaldate, size, flags, seen, flagged,"
             " modseq, has_attachment, in_reply_to, refs, body_hash)"
@@ -735,16 +737,16 @@ class StoreWriter:
         """Give a (provisional) row its real UID; when a row with that UID already exists
         (the sync fetched it first), the provisional one is dropped instead: never twice.
         Returns whether the old row existed."""
-        if await self._one(
+        if await self.fetch_one(
             "SELECT 1 FROM messages WHERE folder_id = ? AND uid = ?", (folder_id, new_uid)
         ):
-            rows = await self._rows(
+            rows = await self.fetch_all(
                 "DELETE FROM messages WHERE folder_id = ? AND uid = ? RETURNING uid",
                 (folder_id, old_uid),
             )
             self._changes(folder_id).remove([old_uid] if rows else [])
             return bool(rows)
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE messages SET uid = ? WHERE folder_id = ? AND uid = ? RETURNING uid",
             (new_uid, folder_id, old_uid),
         )
@@ -769,7 +771,7 @@ class StoreWriter:
     ) -> int:
         """Put a message in the outbox; return its id. ``after_send`` (JSON) is what
         ``sync.outbox`` does once the message is sent, kept with it."""
-        row = await self._one(
+        row = await self.fetch_one(
             "INSERT INTO outbox (account_id, raw, envelope_from, recipients, created_at,"
             " after_send) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (
@@ -786,13 +788,15 @@ class StoreWriter:
 
     async def outgoing(self, outbox_id: int) -> OutgoingMessage | None:
         """One outbox message as this unit of work sees it, or None."""
-        row = await self._one(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", (outbox_id,))
+        row = await self.fetch_one(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", (outbox_id,)
+        )
         return None if row is None else _outgoing(row)
 
     async def outgoing_sending(self, outbox_id: int) -> bool:
         """Mark a queued message as being handed to the SMTP server (before the first byte
         goes out); False when it is not queued any more (discarded, failed, or taken)."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'queued'"
             " RETURNING account_id",
             (outbox_id,),
@@ -806,7 +810,7 @@ class StoreWriter:
         """Put the account's ``sending`` messages (but those in ``keep``) back in the queue
         with ``note`` as their last error; return their ids. For messages whose sender died
         or was cancelled before it could record the SMTP server's answer."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE outbox SET state = 'queued', last_error = ?, next_attempt_at = NULL"
             " WHERE account_id = ? AND state = 'sending'"
             " AND id NOT IN (SELECT value FROM json_each(?)) RETURNING id",
@@ -819,7 +823,7 @@ class StoreWriter:
     async def retry_outgoing(self, outbox_id: int) -> bool:
         """Put a failed message back in the queue, to be sent at once; False if it is not
         failed."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = NULL"
             " WHERE id = ? AND state = 'failed' RETURNING account_id",
             (outbox_id,),
@@ -829,7 +833,7 @@ class StoreWriter:
 
     async def discard_outgoing(self, outbox_id: int) -> bool:
         """Drop a queued or failed message; False when there is none, or it is being sent."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "DELETE FROM outbox WHERE id = ? AND state != 'sending' RETURNING account_id",
             (outbox_id,),
         )
@@ -840,7 +844,7 @@ class StoreWriter:
         """(folder id, UID) of the account's stored messages with this Message-ID."""
         return [
             (int(row[0]), int(row[1]))
-            for row in await self._rows(
+            for row in await self.fetch_all(
                 "SELECT m.folder_id, m.uid FROM messages AS m JOIN folders AS f"
                 " ON f.id = m.folder_id WHERE m.message_id = ? AND f.account_id = ?"
                 " ORDER BY m.folder_id, m.uid",
@@ -857,7 +861,7 @@ class StoreWriter:
     ) -> None:
         """Record a failed send; retry at ``next_attempt_at`` (queued again), or park it as
         failed when ``give_up``."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
             " state = CASE WHEN ? THEN 'failed' ELSE 'queued' END WHERE id = ?"
             " RETURNING account_id",
@@ -866,7 +870,9 @@ class StoreWriter:
         self._operations.update(int(row[0]) for row in rows)
 
     async def _operation_done(self, table: str, row_id: int) -> None:
-        rows = await self._rows(f"DELETE FROM {table} WHERE id = ? RETURNING account_id", (row_id,))
+        rows = await self.fetch_all(
+            f"DELETE FROM {table} WHERE id = ? RETURNING account_id", (row_id,)
+        )
         self._operations.update(int(row[0]) for row in rows)
 
     # -- commit ----------------------------------------------------------------------------
@@ -881,7 +887,7 @@ class StoreWriter:
             # total follows from the exact net adds and removes; unread is a range of the
             # partial index messages_unseen (only unread rows are in it). One statement (one
             # call into the store's thread); the row is written only when a count changed.
-            rows = await self._rows(_UPDATE_COUNTS, (folder_id, delta))
+            rows = await self.fetch_all(_UPDATE_COUNTS, (folder_id, delta))
             if rows:
                 counts.append(FolderCountsChanged(folder_id, rows[0][0], rows[0][1]))
         events.extend(FoldersChanged(account_id) for account_id in sorted(self._accounts))
@@ -1035,15 +1041,21 @@ class Store:
         for event in events:
             self.events.publish(event)
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- reading: the public query surface -------------------------------------------------
 
-    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+    async def fetch_all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """Every row of a read-only ``sql`` on the reader connection (a WAL snapshot).
+
+        The store's public query surface for modules that keep their own SQL over its
+        tables (``sync.store.search``, ``sync.store.addresses``); raises when closed.
+        """
         if self._closed:
             raise StoreError("the store is closed")
         async with self._reader.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
-    async def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
+    async def fetch_one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        """The first row of a read-only ``sql`` on the reader connection, or None."""
         if self._closed:
             raise StoreError("the store is closed")
         async with self._reader.execute(sql, params) as cursor:
@@ -1051,17 +1063,17 @@ class Store:
 
     async def accounts(self) -> list[AccountRow]:
         """All accounts, in creation order."""
-        rows = await self._rows("SELECT id, name, email FROM accounts ORDER BY id")
+        rows = await self.fetch_all("SELECT id, name, email FROM accounts ORDER BY id")
         return [AccountRow(row[0], row[1], row[2]) for row in rows]
 
     async def folders(self, account_id: int | None = None) -> list[FolderRow]:
         """Folders (of one account, or all) with their total and unread counts, by name."""
         if account_id is None:
-            rows = await self._rows(
+            rows = await self.fetch_all(
                 f"SELECT {_FOLDER_COLUMNS} FROM folders ORDER BY account_id, name"
             )
         else:
-            rows = await self._rows(
+            rows = await self.fetch_all(
                 f"SELECT {_FOLDER_COLUMNS} FROM folders WHERE account_id = ? ORDER BY name",
                 (account_id,),
             )
@@ -1069,12 +1081,14 @@ class Store:
 
     async def folder(self, folder_id: int) -> FolderRow | None:
         """One folder by id, or None."""
-        row = await self._one(f"SELECT {_FOLDER_COLUMNS} FROM folders WHERE id = ?", (folder_id,))
+        row = await self.fetch_one(
+            f"SELECT {_FOLDER_COLUMNS} FROM folders WHERE id = ?", (folder_id,)
+        )
         return None if row is None else _folder_row(row)
 
     async def folder_by_name(self, account_id: int, name: str) -> FolderRow | None:
         """One folder by its server name, or None."""
-        row = await self._one(
+        row = await self.fetch_one(
             f"SELECT {_FOLDER_COLUMNS} FROM folders WHERE account_id = ? AND name = ?",
             (account_id, name),
         )
@@ -1082,7 +1096,7 @@ class Store:
 
     async def message(self, folder_id: int, uid: int) -> MessageRow | None:
         """One message row, or None."""
-        row = await self._one(
+        row = await self.fetch_one(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE folder_id = ? AND uid = ?",
             (folder_id, uid),
         )
@@ -1090,7 +1104,7 @@ class Store:
 
     async def messages(self, folder_id: int, uids: Iterable[int]) -> list[MessageRow]:
         """The rows of these UIDs that exist, by ascending UID (to refresh updated rows)."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             f"SELECT {MESSAGE_COLUMNS} FROM messages"
             " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
             (folder_id, json.dumps(list(uids))),
@@ -1099,19 +1113,21 @@ class Store:
 
     async def message_count(self, folder_id: int) -> int:
         """How many messages the folder holds (from the messages, not the cached count)."""
-        row = await self._one("SELECT count(*) FROM messages WHERE folder_id = ?", (folder_id,))
+        row = await self.fetch_one(
+            "SELECT count(*) FROM messages WHERE folder_id = ?", (folder_id,)
+        )
         return int(row[0])
 
     async def folder_uids(self, folder_id: int) -> array[int]:
         """Every UID of the folder, ascending, as a compact ``array('q')``."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid", (folder_id,)
         )
         return array("q", [row[0] for row in rows])
 
     async def sort_keys(self, folder_id: int) -> tuple[array[int], array[int]]:
         """Sort values and UIDs of the whole folder, newest first, as two ``array('q')``."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             "SELECT sort_value, uid FROM messages WHERE folder_id = ?"
             " ORDER BY sort_value DESC, uid DESC",
             (folder_id,),
@@ -1138,11 +1154,11 @@ class Store:
             params += [after.sort_value, after.uid]
         sql += f" ORDER BY sort_value {order}, uid {order} LIMIT ?"
         params.append(limit)
-        return [message_row(row) for row in await self._rows(sql, params)]
+        return [message_row(row) for row in await self.fetch_all(sql, params)]
 
     async def body(self, folder_id: int, uid: int) -> bytes | None:
         """The message's raw body if it has been fetched, else None."""
-        row = await self._one(
+        row = await self.fetch_one(
             "SELECT b.raw FROM messages AS m JOIN bodies AS b ON b.hash = m.body_hash"
             " WHERE m.folder_id = ? AND m.uid = ?",
             (folder_id, uid),
@@ -1153,7 +1169,7 @@ class Store:
         self, account_id: int, *, include_failed: bool = False, limit: int | None = None
     ) -> list[PendingOperation]:
         """An account's queued operations in replay (id) order (the first ``limit`` only)."""
-        rows = await self._rows(
+        rows = await self.fetch_all(
             _OPERATIONS_SQL + " LIMIT ?",
             (account_id, include_failed, -1 if limit is None else limit),
         )
@@ -1163,7 +1179,7 @@ class Store:
         self, account_id: int, *, include_failed: bool = False
     ) -> list[OutgoingMessage]:
         """An account's outbox in queue order."""
-        rows = await self._rows(_OUTBOX_SQL, (account_id, include_failed))
+        rows = await self.fetch_all(_OUTBOX_SQL, (account_id, include_failed))
         return [_outgoing(row) for row in rows]
 
     # -- other processes -------------------------------------------------------------------

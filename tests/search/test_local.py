@@ -134,13 +134,13 @@ async def test_scope_to_folders(
 
 async def _check_index(store: Store) -> None:
     """The header index holds exactly one entry per message, and FTS5 finds it consistent."""
-    keys = await store._rows(
+    keys = await store.fetch_all(
         "SELECT folder_id * 8589934592 + 4294967296 + uid FROM messages ORDER BY 1"
     )
-    indexed = await store._rows("SELECT rowid FROM search_headers ORDER BY 1")
+    indexed = await store.fetch_all("SELECT rowid FROM search_headers ORDER BY 1")
     assert keys == indexed
     async with store.write() as unit:
-        await unit._rows(
+        await unit.fetch_all(
             "INSERT INTO search_headers (search_headers, rank) VALUES ('integrity-check', 1)"
         )
 

@@ -8,12 +8,12 @@ from sync.search import parse_query
 from sync.store import Store
 from sync.store.schema import MIGRATIONS
 from sync.store.search import (
-    SEARCH_SCHEMA,
     index_pending_bodies,
     pending_body_count,
     search_messages,
     thread_page,
 )
+from sync.store.search_schema import SEARCH_SCHEMA
 from tests.search.corpus import CORPUS, raw_of, record_of
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from sync.dovecot import MailUser
 from sync.engine.account import AccountSync, SyncSettings
+from sync.engine.search_phases import ServerHits, ServerUnavailable, search_servers
 from sync.imap import ImapClient
 from sync.search import parse_query, server_search
-from sync.search.phases import ServerHits, ServerUnavailable, search_servers
 from sync.store import FolderRow, Store
 from sync.store.search import folders_needing_server, index_pending_bodies, search_messages
 from tests.engine.helpers import config_for

@@ -249,5 +249,5 @@ async def test_deleting_a_folder_drops_its_cache(store: Store) -> None:
     assert len(await thread_page(store, folder)) == 2
     async with store.write() as unit:
         await unit.delete_folder(folder)
-    assert await store._rows("SELECT * FROM search_threads") == []
-    assert await store._rows("SELECT * FROM search_thread_state") == []
+    assert await store.fetch_all("SELECT * FROM search_threads") == []
+    assert await store.fetch_all("SELECT * FROM search_thread_state") == []

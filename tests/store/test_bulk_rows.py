@@ -18,12 +18,12 @@ from sync.store.events import FolderCountsChanged, MessagesChanged, StoreEvent
 from sync.store.records import record_of
 from sync.store.schema import MIGRATIONS
 from sync.store.search import (
-    SEARCH_QUEUE_SCHEMA,
     index_all_headers,
     index_pending_headers,
     pending_header_count,
     search_messages,
 )
+from sync.store.search_schema import SEARCH_QUEUE_SCHEMA
 from tests.store.helpers import make_folder, record
 
 _KEY = "folder_id * 8589934592 + 4294967296 + uid"
@@ -44,9 +44,9 @@ def drain(subscription: Subscription[StoreEvent]) -> list[StoreEvent]:
 
 async def index_state(store: Store) -> tuple[set[int], set[int], set[int]]:
     """Keys of all rows, of the indexed ones and of the queued ones."""
-    every = {r[0] for r in await store._rows(f"SELECT {_KEY} FROM messages")}
-    indexed = {r[0] for r in await store._rows("SELECT rowid FROM search_headers")}
-    queued = {r[0] for r in await store._rows(f"SELECT {_KEY} FROM search_header_queue")}
+    every = {r[0] for r in await store.fetch_all(f"SELECT {_KEY} FROM messages")}
+    indexed = {r[0] for r in await store.fetch_all("SELECT rowid FROM search_headers")}
+    queued = {r[0] for r in await store.fetch_all(f"SELECT {_KEY} FROM search_header_queue")}
     return every, indexed, queued
 
 
@@ -55,7 +55,7 @@ async def assert_indexed_or_queued(store: Store) -> None:
     assert indexed | queued == every
     assert not indexed & queued
     async with store.write() as unit:  # FTS5's own consistency check
-        await unit._rows(
+        await unit.fetch_all(
             "INSERT INTO search_headers (search_headers, rank) VALUES ('integrity-check', 1)"
         )
 
@@ -161,7 +161,7 @@ async def test_version_5_database_with_data_upgrades_to_the_queue(tmp_path: Path
             await unit.upsert_messages(folder, [record(1, subject="Old lunch")])
             await unit.set_folder_marks(folder, FolderMarks(uidvalidity=5))
         # Before the change every row was indexed by the insert trigger.
-        indexed = await old._rows(
+        indexed = await old.fetch_all(
             "SELECT rowid FROM search_headers WHERE search_headers MATCH 'lunch'"
         )
         assert len(indexed) == 1

@@ -248,7 +248,7 @@ class StoreBackend:
             return [SearchHit(row.internaldate, row.folder_id, row) for row in rows]
 
         async def server_phase(shown: Collection[tuple[int, int]]) -> AsyncIterator[ServerNews]:
-            from sync.search.phases import ServerUnavailable, search_servers
+            from sync.engine.search_phases import ServerUnavailable, search_servers
 
             results = search_servers(
                 store,

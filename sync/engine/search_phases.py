@@ -7,7 +7,8 @@ local phase already showed. An account that cannot be reached yields
 :class:`ServerUnavailable` (the caller says "offline: local results only") and the search
 goes on with the next one.
 
-Imports the store and the engine: import this module directly, not through ``sync.search``.
+Part of the engine (it connects like a sync does), not of ``sync.search``, which stays free of
+the store and the network: the layers point one way (sync/layers.py).
 """
 
 from __future__ import annotations

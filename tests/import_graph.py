@@ -11,10 +11,10 @@ on the way; ``from a.b import name`` is an edge to ``a.b``.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["collapse", "import_cycles", "module_graph"]
+__all__ = ["collapse", "import_cycles", "layer_of", "layer_violations", "module_graph"]
 
 
 def _module_names(root: Path, package: str) -> dict[str, Path]:
@@ -110,3 +110,31 @@ def import_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
         if node not in index:
             visit(node)
     return sorted(groups)
+
+
+def layer_of(module: str, layers: Sequence[Sequence[str]]) -> int | None:
+    """The index of the layer (0: the highest) holding ``module`` or a package above it."""
+    for index, layer in enumerate(layers):
+        for member in layer:
+            if module == member or module.startswith(member + "."):
+                return index
+    return None
+
+
+def layer_violations(
+    graph: Mapping[str, set[str]], layers: Sequence[Sequence[str]], *, root: str
+) -> list[str]:
+    """Every import that points up the ``layers`` (highest first), and every module of the
+    graph but ``root`` (the package itself) that no layer holds, as sentences."""
+    problems: list[str] = []
+    for module in sorted(graph):
+        mine = layer_of(module, layers)
+        if mine is None:
+            if module != root:
+                problems.append(f"{module} is in no layer")
+            continue
+        for target in sorted(graph[module]):
+            theirs = layer_of(target, layers)
+            if theirs is not None and theirs < mine:
+                problems.append(f"{module} imports {target}, a higher layer")
+    return problems

@@ -30,9 +30,10 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from typing import Any, Final
+from typing import Final
 
 from sync.backoff import backoff_ceiling
 from sync.compose import (
@@ -54,7 +55,9 @@ __all__ = [
     "ANSWERED",
     "DRAFT_INFO_HEADER",
     "FORWARDED",
+    "AfterSend",
     "DraftNotAvailable",
+    "MessageRef",
     "OutboxError",
     "OutboxSender",
     "discard_outgoing",
@@ -88,6 +91,76 @@ SendFunction = Callable[[bytes, AccountConfig], Awaitable[SendResult]]
 
 class OutboxError(Exception):
     """The outbox cannot do what was asked (no such message, or it is being sent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A message recorded at queue time: where it was, and its Message-ID to find it again
+    (it may have moved, or its provisional UID become the server's since)."""
+
+    folder_id: int | None
+    uid: int | None
+    message_id: str | None
+
+    def to_dict(self) -> dict[str, int | str | None]:
+        """The JSON form (the keys the outbox has always stored)."""
+        return {"folder_id": self.folder_id, "uid": self.uid, "message_id": self.message_id}
+
+    @classmethod
+    def from_dict(cls, value: object) -> MessageRef | None:
+        """Read the JSON form back; None for anything that is not one."""
+        if not isinstance(value, dict):
+            return None
+        folder_id, uid, message_id = (
+            value.get("folder_id"),
+            value.get("uid"),
+            value.get("message_id"),
+        )
+        ref = cls(
+            folder_id if isinstance(folder_id, int) else None,
+            uid if isinstance(uid, int) else None,
+            message_id if isinstance(message_id, str) else None,
+        )
+        return None if ref == cls(None, None, None) else ref
+
+
+@dataclass(frozen=True, slots=True)
+class AfterSend:
+    """What the outbox does once a message is sent (the ``after_send`` column, as JSON):
+    set ``original_flag`` (\\Answered or $Forwarded) on the message it answers, and remove
+    the draft it was written from. Recorded with the message in one transaction."""
+
+    original: MessageRef | None = None
+    original_flag: str | None = None
+    draft: MessageRef | None = None
+
+    def to_json(self) -> str:
+        """The stored form: ``{"original": {..., "flag": ...}, "draft": {...}}``."""
+        stored: dict[str, dict[str, int | str | None]] = {}
+        if self.original is not None:
+            stored["original"] = {**self.original.to_dict(), "flag": self.original_flag}
+        if self.draft is not None:
+            stored["draft"] = self.draft.to_dict()
+        return json.dumps(stored)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> AfterSend:
+        """Read the stored form (every row written since schema version 5); a row that
+        cannot be read means no follow-up, never a failed send: the message went out."""
+        try:
+            stored = json.loads(text or "{}")
+        except ValueError:
+            log.warning("unreadable follow-ups of a sent message: %r", (text or "")[:200])
+            return cls()
+        if not isinstance(stored, dict):
+            return cls()
+        original = stored.get("original")
+        flag = original.get("flag") if isinstance(original, dict) else None
+        return cls(
+            MessageRef.from_dict(original),
+            flag if isinstance(flag, str) else None,
+            MessageRef.from_dict(stored.get("draft")),
+        )
 
 
 class DraftNotAvailable(Exception):
@@ -142,7 +215,9 @@ async def queue_message(
         raw = bytes(message_or_draft)
     sender, recipients = envelope(raw)  # ComposeError before anything is stored
 
-    after: dict[str, Any] = {}
+    original_ref: MessageRef | None = None
+    original_flag: str | None = None
+    draft_ref: MessageRef | None = None
     async with store.write() as unit:
         account_id = await unit.ensure_account(account.name, account.email)
         if original is not None:
@@ -150,36 +225,25 @@ async def queue_message(
             rows = await unit.messages(folder_id, [uid])
             if not rows:
                 raise OutboxError(f"no message {uid} in folder {folder_id} to answer")
-            after["original"] = {
-                "folder_id": folder_id,
-                "uid": uid,
-                "message_id": rows[0].message_id,
-                "flag": _flag_for(kind),
-            }
+            original_ref = MessageRef(folder_id, uid, rows[0].message_id)
+            original_flag = _flag_for(kind)
         elif (
             isinstance(message_or_draft, Draft)
             and message_or_draft.source_message_id
             and message_or_draft.reply_kind != "new"
         ):
             # A resumed draft (perhaps from another device): the original by Message-ID.
-            after["original"] = {
-                "folder_id": None,
-                "uid": None,
-                "message_id": message_or_draft.source_message_id,
-                "flag": _flag_for(message_or_draft.reply_kind),
-            }
+            original_ref = MessageRef(None, None, message_or_draft.source_message_id)
+            original_flag = _flag_for(message_or_draft.reply_kind)
         if draft_uid is not None:
             drafts = await _special(store, account_id, "\\Drafts")
             if drafts is None:
                 raise OutboxError("this account has no Drafts folder")
             rows = await unit.messages(drafts.id, [draft_uid])
-            after["draft"] = {
-                "folder_id": drafts.id,
-                "uid": draft_uid,
-                "message_id": rows[0].message_id if rows else None,
-            }
+            draft_ref = MessageRef(drafts.id, draft_uid, rows[0].message_id if rows else None)
+        after = AfterSend(original_ref, original_flag, draft_ref)
         return await unit.queue_outgoing(
-            account_id, raw, sender, recipients, after_send=json.dumps(after)
+            account_id, raw, sender, recipients, after_send=after.to_json()
         )
 
 
@@ -332,7 +396,7 @@ class OutboxSender:
                 self._accepted.pop(outbox_id, None)
                 return
             await unit.outgoing_sent(outbox_id)
-            after: dict[str, Any] = json.loads(item.after_send or "{}")
+            after = AfterSend.from_json(item.after_send)
             if self.account.save_sent:
                 sent = await _special(self.store, account_id, "\\Sent")
                 if sent is None:
@@ -341,16 +405,14 @@ class OutboxSender:
                     # RFC 3501 §6.3.11 APPEND, through the ops queue: shows at once,
                     # reaches the server in order. The copy keeps its Bcc header.
                     await self.operations._append(unit, sent.id, item.raw, [SEEN], None)
-            original = after.get("original")
-            if original:
-                found = await _locate(unit, account_id, original)
+            if after.original is not None and after.original_flag:
+                found = await _locate(unit, account_id, after.original)
                 if found is not None:
                     await self.operations._flags(
-                        unit, found[0], [found[1]], [str(original["flag"])], []
+                        unit, found[0], [found[1]], [after.original_flag], []
                     )
-            draft = after.get("draft")
-            if draft:
-                found = await _locate(unit, account_id, draft)
+            if after.draft is not None:
+                found = await _locate(unit, account_id, after.draft)
                 folder = await self.store.folder(found[0]) if found is not None else None
                 if found is not None and folder is not None:
                     await self.operations._expunge(unit, folder, [found[1]])
@@ -358,20 +420,18 @@ class OutboxSender:
         log.info("%s: sent %s: %s", self.account.name, result.message_id, result.response)
 
 
-async def _locate(
-    unit: StoreWriter, account_id: int, where: dict[str, Any]
-) -> tuple[int, int] | None:
+async def _locate(unit: StoreWriter, account_id: int, where: MessageRef) -> tuple[int, int] | None:
     """Where a message recorded at queue time is now: at its (folder, UID) if that is still
     the same message, else wherever its Message-ID is (it was moved, or its provisional UID
     became a real one since)."""
-    folder_id, uid, message_id = where.get("folder_id"), where.get("uid"), where.get("message_id")
+    folder_id, uid, message_id = where.folder_id, where.uid, where.message_id
     if folder_id is not None and uid is not None:
-        rows = await unit.messages(int(folder_id), [int(uid)])
+        rows = await unit.messages(folder_id, [uid])
         if rows and (message_id is None or rows[0].message_id == message_id):
-            return int(folder_id), int(uid)
+            return folder_id, uid
     if not message_id:
         return None
-    found = await unit.find_messages(account_id, str(message_id))
+    found = await unit.find_messages(account_id, message_id)
     same_folder = [pair for pair in found if pair[0] == folder_id]
     candidates = same_folder or found
     return candidates[0] if candidates else None

@@ -13,7 +13,11 @@ down in docs/decisions/0003-local-operations.md; in short:
   ``OperationFailed`` says why in the server's words;
 - our delete against a remote flag change: ``\\Deleted`` is stored unconditionally, delete wins;
 - without MOVE (RFC 6851): COPY, ``\\Deleted``, then UID EXPUNGE of just those UIDs (RFC 4315
-  §2.1); without UIDPLUS a plain EXPUNGE only when no other message is ``\\Deleted``;
+  §2.1); without UIDPLUS a plain EXPUNGE (RFC 3501 §6.4.3) only when no other message is
+  ``\\Deleted``. When another client has marked others, EXPUNGE would take theirs too: ours
+  stay on the server marked ``\\Deleted``, the store shows them so again (store == server), an
+  ``Expunge`` of just them waits in the queue (retried with backoff, never given up) until
+  the folder holds no other ``\\Deleted`` message, and ``OperationHeld`` says so;
 - without UIDPLUS the new UID is found by Message-ID among UIDs from the UIDNEXT recorded
   just before the command; that record also makes a replay after a lost answer idempotent.
 
@@ -56,7 +60,7 @@ from sync.ops.kinds import (
 )
 from sync.ops.queue import Target, referenced, remap
 from sync.store import MessageRecord, MessageRow, PendingOperation, Store, StoreWriter
-from sync.store.events import ChangeDropped, OperationFailed
+from sync.store.events import ChangeDropped, OperationFailed, OperationHeld
 from sync.store.records import record_of
 
 __all__ = ["TEMPORARY_CODES", "Replayer"]
@@ -72,6 +76,11 @@ _WINDOW = 1000
 
 class _Rejected(Exception):
     """An operation the server refused for good (carries the human message)."""
+
+
+class _Held(Exception):
+    """An operation that cannot go out yet for a reason that may pass (carries the human
+    message): retried with backoff like a temporary failure, but never given up."""
 
 
 class _FolderMissing(_Rejected):
@@ -158,6 +167,8 @@ class Replayer:
                 # Payloads are checked when decoded; this is the last guard that an operation
                 # this code cannot carry out does not wedge the queue behind it.
                 await self._reject(account_id, batch, f"unreadable operation: {exc!r}")
+            except _Held as held:
+                return await self._hold(account_id, batch, str(held), now)
             except ImapCommandError as exc:
                 if exc.code in TEMPORARY_CODES and first.attempts + 1 < self.max_attempts:
                     delay = backoff_ceiling(first.attempts, self.backoff_initial, self.backoff_max)
@@ -345,11 +356,13 @@ class Replayer:
             )
             await self._select(client, op.folder_name, features)
         todo = [uid for uid in real if uid in present and uid not in landed]
+        # Copied, but the original could not be expunged alone (see _remove): left marked.
+        kept: list[int] = []
         if moving:
             # Copied by a lost attempt but not yet removed from the source (COPY fallback).
             leftovers = [uid for uid in real if uid in present and uid in landed]
-            if leftovers:
-                await self._remove(client, leftovers, features)
+            if leftovers and await self._remove(client, leftovers, features):
+                kept.extend(leftovers)
         if todo:
             uidnext = await self._uidnext(client, dest)
             change = replace(change, dest_uidnext=uidnext)
@@ -365,8 +378,8 @@ class Replayer:
                     copied = await client.uid_move(UidSet.of(todo), dest)
                 else:
                     copied = await client.uid_copy(UidSet.of(todo), dest)
-                    if moving:
-                        await self._remove(client, todo, features)
+                    if moving and await self._remove(client, todo, features):
+                        kept.extend(todo)
             except ImapCommandError as exc:
                 if exc.code in TEMPORARY_CODES:
                     raise
@@ -403,6 +416,8 @@ class Replayer:
                     resolved[new] = None
                     gone += uid not in present
             await remap(unit, account_id, dest_id, resolved, after=op.id)
+            if kept and op.folder_id is not None:
+                await self._keep_originals(unit, account_id, op, change, kept, landed)
             if gone:
                 unit.announce(
                     ChangeDropped(
@@ -414,6 +429,39 @@ class Replayer:
                     )
                 )
             await unit.finish_operation(op.id)
+
+    async def _keep_originals(
+        self,
+        unit: StoreWriter,
+        account_id: int,
+        op: QueuedOp,
+        change: Transfer,
+        kept: Sequence[int],
+        landed: dict[int, int],
+    ) -> None:
+        """The originals of a COPY fallback that could not be expunged alone: shown again in
+        the source as the server has them (marked ``\\Deleted``), and an ``Expunge`` of just
+        them queued, which waits until no other message there is marked."""
+        assert op.folder_id is not None
+        snapshots = {row.uid: row for row in change.rows}
+        originals: list[MessageRecord] = []
+        for uid in kept:
+            snapshot = snapshots.get(uid)
+            copy = landed.get(uid)
+            if snapshot is None and copy is not None:  # queued before moves kept snapshots
+                rows = await unit.messages(change.dest_id, [copy])
+                snapshot = _with_uid(rows[0], uid) if rows else None
+            if snapshot is not None:
+                originals.append(_marked_deleted(snapshot))
+        await unit.upsert_messages(op.folder_id, originals)
+        follow_up = Expunge(uids=tuple(kept), rows=tuple(originals))
+        await unit.enqueue_operation(
+            account_id,
+            follow_up.kind,
+            folder_id=op.folder_id,
+            folder_name=op.folder_name,
+            payload=encode(follow_up),
+        )
 
     async def _uidnext(self, client: ImapClient, mailbox: str) -> int:
         try:
@@ -456,22 +504,20 @@ class Replayer:
 
     async def _remove(
         self, client: ImapClient, uids: Sequence[int], features: ServerFeatures
-    ) -> None:
-        """``\\Deleted`` then expunge just ``uids`` of the selected folder (never others')."""
+    ) -> int:
+        """``\\Deleted`` then expunge just ``uids`` of the selected folder (never others').
+
+        Returns 0 when they are gone, else how many other messages are marked ``\\Deleted``
+        (no UIDPLUS: a plain EXPUNGE would remove those too, so ours stay marked).
+        """
         await client.uid_store(UidSet.of(uids), "+", [_DELETED])
         if features.uidplus:
             await client.uid_expunge(UidSet.of(uids))  # RFC 4315 §2.1
-            return
-        marked = set(await client.uid_search("DELETED"))
-        if marked <= set(uids):
+            return 0
+        others = set(await client.uid_search("DELETED")) - set(uids)
+        if not others:
             await client.expunge()  # only ours are \Deleted: a plain EXPUNGE is exact
-        else:
-            log.warning(
-                "%s: left %d message(s) marked \\Deleted: other messages are marked"
-                " too and the server lacks UID EXPUNGE",
-                self.account_name,
-                len(uids),
-            )
+        return len(others)
 
     # -- expunge -----------------------------------------------------------------------------
 
@@ -483,10 +529,25 @@ class Replayer:
         features: ServerFeatures,
     ) -> None:
         uids = [uid for uid in change.uids if uid > 0]
-        await self._select(client, op.folder_name, features)
-        if uids:
-            # Unconditional: our delete wins over a flag change made elsewhere meanwhile.
-            await self._remove(client, uids, features)
+        folder = await self._select(client, op.folder_name, features)
+        # Unconditional: our delete wins over a flag change made elsewhere meanwhile.
+        others = await self._remove(client, uids, features) if uids else 0
+        if others:
+            # Still on the server, marked: shown so here too until the expunge can go.
+            marked = tuple(_marked_deleted(row) for row in change.rows if row.uid in uids)
+            async with self.store.write() as unit:
+                if op.folder_id is not None:
+                    shown = {row.uid for row in await unit.messages(op.folder_id, uids)}
+                    missing = [row for row in marked if row.uid not in shown]
+                    await unit.upsert_messages(op.folder_id, missing)
+                # A rollback then restores them as the server has them: marked.
+                await unit.update_operation(
+                    op.id,
+                    folder_id=op.folder_id,
+                    folder_name=op.folder_name,
+                    payload=encode(replace(change, rows=marked)),
+                )
+            raise _Held(_held_words(len(uids), folder, others))
         async with self.store.write() as unit:
             await unit.finish_operation(op.id)
 
@@ -581,6 +642,22 @@ class Replayer:
 
     # -- rejection ---------------------------------------------------------------------------
 
+    async def _hold(
+        self, account_id: int, batch: list[QueuedOp], message: str, now: float
+    ) -> float:
+        """Keep the operation queued, due again after a backoff; say why the first time."""
+        first = batch[0]
+        delay = backoff_ceiling(first.attempts, self.backoff_initial, self.backoff_max)
+        log.info("%s: operation %d waits %.0f s: %s", self.account_name, first.id, delay, message)
+        async with self.store.write() as unit:
+            for op in batch:
+                await unit.fail_operation(
+                    op.id, message, give_up=False, next_attempt_at=int(now + delay)
+                )
+            if first.attempts == 0:
+                unit.announce(OperationHeld(account_id, first.id, first.kind, message))
+        return delay
+
     async def _reject(self, account_id: int, batch: list[QueuedOp], message: str) -> None:
         """Roll the local change back, park the operation as failed, and say so (after the
         commit: the event never announces a rollback that did not happen)."""
@@ -660,6 +737,24 @@ async def _roll_back(unit: StoreWriter, account_id: int, op: QueuedOp) -> None:
             pass  # the folder comes back with the next folder-list sync
         case _:
             assert_never(change)
+
+
+def _marked_deleted(record: MessageRecord) -> MessageRecord:
+    """``record`` with ``\\Deleted`` among its flags (as a kept original is on the server)."""
+    if any(flag.lower() == _DELETED.lower() for flag in record.flags):
+        return record
+    return replace(record, flags=(*record.flags, _DELETED))
+
+
+def _held_words(count: int, folder: str, others: int) -> str:
+    """Why an expunge waits, and what the user sees meanwhile."""
+    ours = "1 message stays" if count == 1 else f"{count} messages stay"
+    theirs = "1 other message there is" if others == 1 else f"{others} other messages there are"
+    return (
+        f"{ours} in {folder} marked deleted: {theirs} marked deleted by another client, and"
+        " this server cannot expunge only ours (no UIDPLUS); removed once those are expunged"
+        " or unmarked"
+    )
 
 
 def _with_uid(row: MessageRow, uid: int) -> MessageRecord:

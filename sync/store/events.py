@@ -15,6 +15,7 @@ __all__ = [
     "FoldersChanged",
     "MessagesChanged",
     "OperationFailed",
+    "OperationHeld",
     "OperationsChanged",
     "StoreEvent",
 ]
@@ -89,6 +90,17 @@ class ChangeDropped:
 
 
 @dataclass(frozen=True, slots=True)
+class OperationHeld:
+    """A local change waits in the queue for a reason that may pass (another client's
+    messages block it); ``message`` says why and what the user sees meanwhile."""
+
+    account_id: int
+    operation_id: int
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExternalChange:
     """Another connection (usually another process) committed: re-read everything shown."""
 
@@ -101,5 +113,6 @@ StoreEvent = (
     | OperationsChanged
     | OperationFailed
     | ChangeDropped
+    | OperationHeld
     | ExternalChange
 )

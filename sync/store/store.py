@@ -35,6 +35,7 @@ from sync.store.events import (
     FoldersChanged,
     MessagesChanged,
     OperationFailed,
+    OperationHeld,
     OperationsChanged,
     StoreEvent,
 )
@@ -290,7 +291,7 @@ class StoreWriter:
         self._accounts: set[int] = set()
         self._operations: set[int] = set()
         self._bodies: list[BodyStored] = []
-        self._notices: list[OperationFailed | ChangeDropped] = []
+        self._notices: list[OperationFailed | ChangeDropped | OperationHeld] = []
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -664,7 +665,7 @@ class StoreWriter:
         row = await self.fetch_one(_OPERATION_SQL, (operation_id,))
         return None if row is None else _operation(row)
 
-    def announce(self, event: OperationFailed | ChangeDropped) -> None:
+    def announce(self, event: OperationFailed | ChangeDropped | OperationHeld) -> None:
         """Publish ``event`` after this unit commits (never if it rolls back)."""
         self._notices.append(event)
 

@@ -39,6 +39,7 @@ from sync.store.events import (
     ChangeDropped,
     ExternalChange,
     OperationFailed,
+    OperationHeld,
     OperationsChanged,
     StoreEvent,
 )
@@ -358,10 +359,15 @@ class EngineSupervisor:
                     self.events.publish(mapped)
                 if isinstance(event, OperationFailed):
                     self.events.publish(Notice(event.message, "error"))
-                elif isinstance(event, ChangeDropped):
+                elif isinstance(event, ChangeDropped | OperationHeld):
                     self.events.publish(Notice(event.message, "warning"))
                 recount |= isinstance(
-                    event, OperationsChanged | OperationFailed | ChangeDropped | ExternalChange
+                    event,
+                    OperationsChanged
+                    | OperationFailed
+                    | ChangeDropped
+                    | OperationHeld
+                    | ExternalChange,
                 )
             if recount:
                 await self.recount()

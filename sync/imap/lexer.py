@@ -149,13 +149,17 @@ def _literal_size(buffer: bytearray, start: int, newline: int) -> int:
 
 # One pass over the whole response. Order matters: literal markers before atoms, and a
 # catch-all last so that no character is silently skipped (findall skips unmatched ones:
-# only space, CR and LF may be skipped).
+# only space, CR and LF may be skipped). An atom may carry a section (``BODY[1.MIME]<0>``);
+# an astring may also start with "[" (RFC 3501 §9: ASTRING-CHAR = ATOM-CHAR / "]", and "["
+# is an ATOM-CHAR): Dovecot lists ``[Gmail]/Starred`` unquoted. Response codes ``[...]``
+# never reach here (the parser reads resp-text itself).
 _TOKEN = re.compile(
     r"""
       [()]
     | "[^"\\\r\n]*(?:\\[^\r\n][^"\\\r\n]*)*"
     | ~?\{\d+\+?\}\r\n
     | [^\x00-\x20()"{\[\x7f]+(?:\[[^\]\r\n]*\](?:<\d+>)?)?
+    | \[[^\x00-\x20()"{\x7f]*
     | [^ \r\n]
     """,
     re.VERBOSE,

@@ -105,7 +105,7 @@ def test_tokenize_raw8_quoted_strings_come_back_as_bytes() -> None:
         ("(A", []),
         ("A)", []),
         ('"open', []),
-        ("[x]", []),
+        ("{x}", []),
         ("A\tB", []),
         ("{3}\r\n", []),  # marker without literal
         ("A", [b"x"]),  # literal without marker
@@ -123,3 +123,14 @@ def test_tokenize_rejects_bad_syntax(text: str, literals: list[bytes]) -> None:
 def test_tokenize_never_fails_other_than_typed(text: str, literals: list[bytes]) -> None:
     with contextlib.suppress(ImapParseError):
         tokenize(text, literals)
+
+
+def test_an_astring_may_start_with_a_bracket() -> None:
+    # RFC 3501 §9: "[" is an ATOM-CHAR and "]" an ASTRING-CHAR; Dovecot lists Gmail-style
+    # folders unquoted (found by tests/engine/test_gmail_like.py).
+    assert tokenize(' (\\Noselect) "/" [Gmail]\r\n') == [["\\Noselect"], "/", "[Gmail]"]
+    assert tokenize(" [Gmail]/Starred (UIDVALIDITY 7)") == ["[Gmail]/Starred", ["UIDVALIDITY", "7"]]
+    # A section still belongs to its atom.
+    assert tokenize("(BODY[HEADER.FIELDS (SUBJECT)] NIL)") == [
+        ["BODY[HEADER.FIELDS (SUBJECT)]", None]
+    ]

@@ -51,7 +51,9 @@ _TOP_KEYS: Final = (
     "data_dir",
     "prefetch",
     "poll_interval",
+    "viewed_poll_interval",
     "show_all_folders",
+    "sync_virtual_folders",
     "theme",
     "mouse",
     "keys",
@@ -88,7 +90,9 @@ _EXAMPLES: Final[Mapping[str, str]] = {
     "data_dir": 'data_dir = "~/mail/mailtui"',
     "prefetch": 'prefetch = "recent"   # "none" | "recent" | "all"',
     "poll_interval": "poll_interval = 60",
+    "viewed_poll_interval": "viewed_poll_interval = 15",
     "show_all_folders": "show_all_folders = false",
+    "sync_virtual_folders": "sync_virtual_folders = false",
     "theme": 'theme = "textual-dark"',
     "mouse": "mouse = true",
     "keys": '[keys]\narchive = "a"',
@@ -209,7 +213,9 @@ class Config:
     data_dir: Path | None = None
     prefetch: Prefetch = "recent"
     poll_interval: float = 60.0
+    viewed_poll_interval: float = 15.0
     show_all_folders: bool = False
+    sync_virtual_folders: bool = False
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     theme: str | None = None
     mouse: bool = True
@@ -439,30 +445,32 @@ class _Validator:
             self.account(name, value)
             for name, value in cast(dict[str, Any], accounts_table).items()
         )
-        poll_interval = table.get("poll_interval", 60)
-        if (
-            isinstance(poll_interval, bool)
-            or not isinstance(poll_interval, int | float)
-            or not 0 < poll_interval <= 86400
-        ):
-            got = str(poll_interval) if isinstance(poll_interval, int | float) else "that"
-            raise self.fail(
-                "poll_interval",
-                f"must be a number of seconds above 0 and at most 86400, not {got}",
-                "poll_interval",
-            )
+        poll_interval = self.get_seconds(table, "poll_interval", 60)
+        viewed_poll_interval = self.get_seconds(table, "viewed_poll_interval", 15)
         return Config(
             accounts=accounts,
             data_dir=self.get_path(table, "", "data_dir", must_be_file=False),
             prefetch=cast(Prefetch, self.get_choice(table, "", "prefetch", PREFETCHES, "recent")),
-            poll_interval=float(poll_interval),
+            poll_interval=poll_interval,
+            viewed_poll_interval=viewed_poll_interval,
             show_all_folders=self.get_bool(table, "", "show_all_folders", False),
+            sync_virtual_folders=self.get_bool(table, "", "sync_virtual_folders", False),
             keys=self.keys(table.get("keys", {})),
             theme=self.get_str(table, "", "theme"),
             mouse=self.get_bool(table, "", "mouse", True),
             notify=self.notify(table.get("notify", {})),
             path=self.path,
         )
+
+    def get_seconds(self, table: Mapping[str, Any], key: str, default: float) -> float:
+        """A top-level number of seconds above 0 and at most a day."""
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
+            got = str(value) if isinstance(value, int | float) else "that"
+            raise self.fail(
+                key, f"must be a number of seconds above 0 and at most 86400, not {got}", key
+            )
+        return float(value)
 
     def keys(self, value: object) -> Mapping[str, str]:
         if not isinstance(value, dict):

@@ -36,11 +36,14 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
 __all__ = [
+    "GMAIL_CAPABILITY",
+    "GMAIL_FOLDERS",
     "SPECIAL_USE_FOLDERS",
     "DovecotError",
     "DovecotServer",
@@ -61,6 +64,22 @@ SPECIAL_USE_FOLDERS: dict[str, str] = {
 REDUCED_CAPABILITY = "IMAP4rev1 LITERAL+ SASL-IR IDLE"
 #: A server of the oldest kind still met: IMAP4rev1 and nothing else (no IDLE, no NOTIFY).
 REV1_CAPABILITY = "IMAP4rev1"
+#: What Gmail advertises that Dovecot can honour (Gmail has no QRESYNC and no NOTIFY);
+#: X-GM-EXT-1 is only advertised here: mailtui must decide by it, never send X-GM commands.
+GMAIL_CAPABILITY = (
+    "IMAP4rev1 UNSELECT IDLE NAMESPACE ID CHILDREN X-GM-EXT-1 UIDPLUS ENABLE MOVE CONDSTORE"
+    " ESEARCH LIST-EXTENDED LIST-STATUS SPECIAL-USE"
+)
+#: Gmail's folders: All Mail, Starred and Important are views of mail kept under labels.
+GMAIL_FOLDERS: dict[str, str] = {
+    "[Gmail]/All Mail": "\\All",
+    "[Gmail]/Drafts": "\\Drafts",
+    "[Gmail]/Important": "\\Important",
+    "[Gmail]/Sent Mail": "\\Sent",
+    "[Gmail]/Spam": "\\Junk",
+    "[Gmail]/Starred": "\\Flagged",
+    "[Gmail]/Trash": "\\Trash",
+}
 
 _HOST = "127.0.0.1"
 _START_TIMEOUT = 20.0
@@ -202,6 +221,13 @@ def _greets(port: int, context: ssl.SSLContext | None) -> bool:
         return False
 
 
+def _config_quote(name: str) -> str:
+    """A mailbox name as a Dovecot config section name (quoted when it has spaces or more)."""
+    if name.replace("_", "").isalnum():
+        return name
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _config_text(
     *,
     base: Path,
@@ -212,10 +238,11 @@ def _config_text(
     cert: Path,
     key: Path,
     capability: str | None,
+    folders: Mapping[str, str],
 ) -> str:
     mailboxes = "\n".join(
-        f"  mailbox {name} {{\n    auto = subscribe\n    special_use = {flag}\n  }}"
-        for name, flag in SPECIAL_USE_FOLDERS.items()
+        f"  mailbox {_config_quote(name)} {{\n    auto = subscribe\n    special_use = {flag}\n  }}"
+        for name, flag in folders.items()
     )
     capability = f"  imap_capability = {capability}\n" if capability else ""
     chroot = "" if identity.as_root else "  chroot =\n"
@@ -319,6 +346,7 @@ class DovecotServer:
     imaps_port: int
     ca_file: Path
     capability: str | None
+    folders: Mapping[str, str]
     base_dir: Path
 
     def __init__(
@@ -329,6 +357,7 @@ class DovecotServer:
         key: Path,
         capability: str | None,
         identity: _Identity,
+        folders: Mapping[str, str] | None = None,
     ) -> None:
         self.host = _HOST
         self.base_dir = base_dir
@@ -336,6 +365,7 @@ class DovecotServer:
         self.imaps_port = 0
         self.ca_file = cert
         self.capability = capability
+        self.folders = dict(SPECIAL_USE_FOLDERS if folders is None else folders)
         self._key = key
         self._identity = identity
         self._process: subprocess.Popen[bytes] | None = None
@@ -352,12 +382,19 @@ class DovecotServer:
 
     @classmethod
     def start(
-        cls, base_dir: Path, *, reduced: bool = False, capability: str | None = None
+        cls,
+        base_dir: Path,
+        *,
+        reduced: bool = False,
+        capability: str | None = None,
+        folders: Mapping[str, str] | None = None,
     ) -> DovecotServer:
         """Start Dovecot with its config, state and mail under ``base_dir`` (created if absent).
 
         ``reduced`` advertises :data:`REDUCED_CAPABILITY`; ``capability`` any other list (e.g.
-        :data:`REV1_CAPABILITY`). Waits until both ports greet. Raises DovecotError with Dovecot's
+        :data:`REV1_CAPABILITY`); ``folders`` the special-use folders every user has (default
+        :data:`SPECIAL_USE_FOLDERS`; :data:`GMAIL_FOLDERS` for a Gmail-like layout). Waits
+        until both ports greet. Raises DovecotError with Dovecot's
         log if it does not start.
         As root, every directory above ``base_dir`` gets the x bit for others (the mail processes
         run as the ``mail`` user and must reach the mail).
@@ -383,6 +420,7 @@ class DovecotServer:
             key=key,
             capability=capability or (REDUCED_CAPABILITY if reduced else None),
             identity=identity,
+            folders=folders,
         )
         for attempt in range(3):
             try:
@@ -422,6 +460,7 @@ class DovecotServer:
                 cert=self.ca_file,
                 key=self._key,
                 capability=self.capability,
+                folders=self.folders,
             )
         )
         log = self.base_dir / "dovecot.log"

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from sync.dovecot import REV1_CAPABILITY, DovecotServer, MailUser
+from sync.dovecot import (
+    GMAIL_CAPABILITY,
+    GMAIL_FOLDERS,
+    REV1_CAPABILITY,
+    DovecotServer,
+    MailUser,
+)
 from sync.store import Store
 from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
@@ -28,12 +34,14 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
-def _start_server(reduced: bool, capability: str | None = None) -> Iterator[DovecotServer]:
+def _start_server(
+    reduced: bool, capability: str | None = None, folders: Mapping[str, str] | None = None
+) -> Iterator[DovecotServer]:
     # mkdtemp is 0700; Dovecot's mail processes (uid 8 when we are root) must traverse it.
     base = Path(tempfile.mkdtemp(prefix="mailtui-dovecot-"))
     base.chmod(0o755)
     try:
-        server = DovecotServer.start(base, reduced=reduced, capability=capability)
+        server = DovecotServer.start(base, reduced=reduced, capability=capability, folders=folders)
         try:
             yield server
         finally:
@@ -66,6 +74,20 @@ def _alive(server: DovecotServer) -> DovecotServer:
 def dovecot_rev1() -> Iterator[DovecotServer]:
     """A private Dovecot advertising IMAP4rev1 alone: no IDLE, no NOTIFY, no extensions."""
     yield from _start_server(reduced=False, capability=REV1_CAPABILITY)
+
+
+@pytest.fixture(scope="session")
+def dovecot_gmail() -> Iterator[DovecotServer]:
+    """A private Dovecot laid out like Gmail: [Gmail]/All Mail (\\All), Starred (\\Flagged),
+    Important (\\Important) and the rest, advertising Gmail's capabilities (X-GM-EXT-1, no
+    QRESYNC, no NOTIFY)."""
+    yield from _start_server(reduced=False, capability=GMAIL_CAPABILITY, folders=GMAIL_FOLDERS)
+
+
+@pytest.fixture
+def gmail_user(dovecot_gmail: DovecotServer) -> MailUser:
+    """A fresh user with an empty mailbox on the Gmail-like server."""
+    return _alive(dovecot_gmail).add_user()
 
 
 @pytest.fixture

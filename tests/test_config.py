@@ -24,6 +24,7 @@ from sync.config import (
     render_example,
 )
 from sync.credentials import CredentialError, resolve_secret
+from sync.engine.account import SyncSettings
 from sync.logsetup import configure_logging, redact, register_secret
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,9 @@ FULL = (
 data_dir = "state"
 prefetch = "all"
 poll_interval = 30
+viewed_poll_interval = 5
 show_all_folders = true
+sync_virtual_folders = true
 theme = "nord"
 mouse = false
 
@@ -107,6 +110,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     )
     assert config.prefetch == "recent" and config.poll_interval == 60.0
     assert config.show_all_folders is False and config.mouse is True
+    assert config.viewed_poll_interval == 15.0 and config.sync_virtual_folders is False
     assert dict(config.keys) == {} and config.theme is None and config.data_dir is None
     assert config.notify.bell is False and config.path == tmp_path / "config.toml"
 
@@ -120,6 +124,9 @@ def test_full_config(tmp_path: Path) -> None:
     assert config.data_dir == tmp_path / "state"  # relative to the config file
     assert (config.prefetch, config.poll_interval) == ("all", 30.0)
     assert (config.show_all_folders, config.theme, config.mouse) == (True, "nord", False)
+    assert (config.viewed_poll_interval, config.sync_virtual_folders) == (5.0, True)
+    settings = SyncSettings.from_config(config)
+    assert (settings.viewed_poll_interval, settings.sync_virtual_folders) == (5.0, True)
     assert dict(config.keys) == {"archive": "a", "delete": "d,delete"}
     assert config.notify.bell and config.notify.new_mail_command == "notify-send mail"
     assert personal.display_name == "Me" and personal.imap_port == 10993
@@ -279,6 +286,12 @@ BAD = [
     ("bad prefetch", 'prefetch = "some"\n' + MINIMAL, "prefetch", '"none" | "recent" | "all"'),
     ("zero poll", "poll_interval = 0\n" + MINIMAL, "poll_interval", "above 0"),
     ("string poll", 'poll_interval = "60"\n' + MINIMAL, "poll_interval", "seconds"),
+    (
+        "viewed poll too long",
+        "viewed_poll_interval = 90000\n" + MINIMAL,
+        "viewed_poll_interval",
+        "at most 86400",
+    ),
     ("mouse not bool", 'mouse = "yes"\n' + MINIMAL, "mouse", "true or false"),
     ("keys not table", 'keys = "a"\n' + MINIMAL, "keys", "must be a table"),
     ("key binding not string", "[keys]\narchive = 1\n" + MINIMAL, "keys.archive", "string"),

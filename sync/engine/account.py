@@ -88,7 +88,16 @@ _SPECIAL_BY_NAME = {
     "archive": "\\Archive",
     "archives": "\\Archive",
 }
-_SPECIAL_USES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+_SPECIAL_USES = (
+    "\\All",
+    "\\Archive",
+    "\\Drafts",
+    "\\Flagged",
+    "\\Important",  # RFC 8457
+    "\\Junk",
+    "\\Sent",
+    "\\Trash",
+)
 _SPECIAL_ORDER = ("\\Drafts", "\\Sent", "\\Archive", "\\Junk", "\\Trash", "\\Flagged", "\\All")
 
 
@@ -119,6 +128,9 @@ class SyncSettings:
     # Without IDLE: how often the folder on screen is polled (the rest waits poll_interval).
     viewed_poll_interval: float = 15.0
     show_all_folders: bool = False
+    # \All, \Flagged and \Important folders hold copies of mail kept elsewhere (RFC 6154,
+    # RFC 8457; Gmail's All Mail, Starred, Important): skipped unless asked for.
+    sync_virtual_folders: bool = False
     idle_renew: float = 25 * 60.0
     timeout: float = 30.0
     backoff_initial: float = 1.0
@@ -136,7 +148,9 @@ class SyncSettings:
         """The settings a config file asks for."""
         return cls(
             poll_interval=config.poll_interval,
+            viewed_poll_interval=config.viewed_poll_interval,
             show_all_folders=config.show_all_folders,
+            sync_virtual_folders=config.sync_virtual_folders,
             prefetch=config.prefetch,
         )
 
@@ -161,9 +175,11 @@ def _canonical_special_use(attribute: str) -> str | None:
     return None
 
 
-def is_syncable(folder: FolderRow, *, show_all: bool) -> bool:
+def is_syncable(folder: FolderRow, settings: SyncSettings) -> bool:
     """Whether the engine keeps this folder (``FolderRow.syncable``)."""
-    return folder.syncable(show_all=show_all)
+    return folder.syncable(
+        show_all=settings.show_all_folders, virtual=settings.sync_virtual_folders
+    )
 
 
 def sync_order(folders: Iterable[FolderRow]) -> list[FolderRow]:
@@ -392,8 +408,7 @@ class AccountSync:
     async def syncable_folders(self) -> list[FolderRow]:
         """The folders the engine keeps, in sync order."""
         folders = await self.store.folders(await self.account_id())
-        show_all = self.settings.show_all_folders
-        return sync_order(f for f in folders if is_syncable(f, show_all=show_all))
+        return sync_order(f for f in folders if is_syncable(f, self.settings))
 
     async def sync_all(
         self, client: ImapClient, features: ServerFeatures, *, announce_new: bool = False
@@ -582,7 +597,7 @@ class AccountSync:
                 continue
             folder = await self.store.folder(job)
             log.debug("%s: worker syncs %s", self.account.name, folder.name if folder else job)
-            if folder is None or not is_syncable(folder, show_all=self.settings.show_all_folders):
+            if folder is None or not is_syncable(folder, self.settings):
                 continue
             await self._sync_one(synchronizer, folder, announce_new=True)
             headers_queued = True

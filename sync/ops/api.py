@@ -140,7 +140,9 @@ class Operations:
         self, folder_id: int, uids: Iterable[int], *, archive_folder: str | None = None
     ) -> Queued:
         """Move to the configured archive folder (its name as shown or on the server), else
-        to the special-use ``\\Archive`` folder (RFC 6154)."""
+        to the special-use ``\\Archive`` folder (RFC 6154), else to the ``\\All`` folder:
+        on Gmail, which has no ``\\Archive``, moving to All Mail is what archiving is (the
+        message loses the Inbox label and stays in All Mail)."""
         folder = await self._folder(folder_id)
         target: FolderRow | None = None
         if archive_folder is not None:
@@ -149,6 +151,8 @@ class Operations:
                     target = candidate
         else:
             target = await self._special(folder.account_id, "\\Archive")
+            if target is None:
+                target = await self._special(folder.account_id, "\\All")
         if target is None:
             raise OperationsError(f"no archive folder ({archive_folder or 'special-use'})")
         return await self.move(folder_id, uids, target.id)

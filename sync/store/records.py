@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 __all__ = [
     "AccountRow",
@@ -41,6 +41,10 @@ class SortKey:
 
     sort_value: int
     uid: int
+
+
+VIRTUAL_SPECIAL_USES: Final = frozenset({"\\all", "\\flagged", "\\important"})
+"""Special uses (lower case) of folders that collect copies of mail kept elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +92,24 @@ class FolderRow:
     unread: int
     marks: FolderMarks
 
-    def syncable(self, *, show_all: bool) -> bool:
-        """Whether the engine keeps (and the UI lists) this folder: selectable, and
-        subscribed unless ``show_all``; INBOX always."""
+    @property
+    def virtual(self) -> bool:
+        """Whether this folder shows copies of messages kept in other folders: \\All,
+        \\Flagged (RFC 6154) or \\Important (RFC 8457), e.g. Gmail's All Mail, Starred
+        and Important. Synced too, every such message would be stored and counted twice."""
+        uses = {attribute.lower() for attribute in self.attributes}
+        if self.special_use:
+            uses.add(self.special_use.lower())
+        return not uses.isdisjoint(VIRTUAL_SPECIAL_USES)
+
+    def syncable(self, *, show_all: bool, virtual: bool = False) -> bool:
+        """Whether the engine keeps (and the UI lists) this folder: selectable, not a
+        virtual view of mail kept elsewhere (unless ``virtual``), and subscribed unless
+        ``show_all``; INBOX always."""
         lowered = {attribute.lower() for attribute in self.attributes}
         if "\\noselect" in lowered or "\\nonexistent" in lowered:
+            return False
+        if not virtual and self.virtual:
             return False
         return show_all or self.subscribed or self.name.upper() == "INBOX"
 

@@ -196,11 +196,13 @@ class StoreBackend:
 
     async def folders(self) -> Sequence[FolderInfo]:
         """The folders the engine keeps (subscribed, selectable), with counts."""
-        show_all = self.config.show_all_folders
+        show_all, virtual = self.config.show_all_folders, self.config.sync_virtual_folders
         held = self.supervisor.by_id
         shown: list[FolderInfo] = []
         for folder in await self.store.folders():
-            if folder.account_id not in held or not folder.syncable(show_all=show_all):
+            if folder.account_id not in held or not folder.syncable(
+                show_all=show_all, virtual=virtual
+            ):
                 continue
             self._folder_accounts[folder.id] = folder.account_id
             shown.append(

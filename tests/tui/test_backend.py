@@ -19,7 +19,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from sync.config import Config, parse_config
-from sync.dovecot import MailUser
+from sync.dovecot import REV1_CAPABILITY, MailUser
 from sync.engine.account import AccountSync, SyncSettings
 from sync.engine.lock import AccountLock
 from sync.paths import store_path
@@ -28,6 +28,7 @@ from sync.store import Store
 from tests.engine.helpers import config_for, config_text, converge, open_when_created
 from tests.rig.device import Device
 from tests.rig.proxy import FaultProxy
+from tests.rig.strict import StrictProxy
 from tests.tui.helpers import screen_lines, screen_text, wait_until
 from tests.waits import eventually
 from tui.app import Backend, MailApp
@@ -373,3 +374,47 @@ async def test_viewed_folder_is_watched_without_notify(
             assert shown(app, "Project update")
     finally:
         device.close()
+
+
+async def test_the_interface_goes_live_on_an_imap4rev1_server(
+    rev1_user: MailUser, tmp_path: Path
+) -> None:
+    """No IDLE, no NOTIFY, unadvertised commands refused (StrictProxy): the status bar says
+    the server is polled, another device's mail shows within the on-screen poll, a change
+    made here reaches the server, and all of it over one login."""
+    viewed_poll = 1.0
+    settings = SyncSettings(prefetch="none", poll_interval=30.0, viewed_poll_interval=viewed_poll)
+    server = rev1_user.server
+    with StrictProxy(server.host, server.imap_port, [REV1_CAPABILITY]) as strict:
+        device = Device.connect(rev1_user)
+        try:
+            device.append("INBOX", make_message(1, subject="Before the start"))
+            config = config_for(rev1_user, tmp_path, port=strict.port)
+            async with running_app(config, tmp_path, settings=settings) as (app, backend, pilot):
+                await wait_until(pilot, lambda: shown(app, "Before the start"), within=15)
+                async with asyncio.timeout(15):
+                    await backend.wait_live()
+                await wait_until(
+                    pilot, lambda: "online, no IDLE on this server" in app.status_bar.text
+                )
+                started = time.monotonic()
+                await asyncio.to_thread(
+                    device.append, "INBOX", make_message(2, subject="Arrived while polling")
+                )
+                await wait_until(
+                    pilot, lambda: shown(app, "Arrived while polling"), within=viewed_poll + 2
+                )
+                arrival = time.monotonic() - started
+                # Flag the newest here: it reaches the server over the same connection.
+                await pilot.press("g", "exclamation_mark")
+                newest = max(device.uids("INBOX"))
+
+                def flagged_on_server() -> bool:
+                    return "\\Flagged" in device.flags("INBOX")[newest]
+
+                await wait_until(pilot, flagged_on_server, within=viewed_poll + 2)
+                assert arrival < viewed_poll + 2, arrival
+            assert strict.refused == []  # nothing unadvertised was sent
+            assert strict.logins == 1
+        finally:
+            device.close()

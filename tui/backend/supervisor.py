@@ -82,7 +82,9 @@ def connection_text(event: ConnectionStateChanged) -> str:
     # Short enough that the retry time stays visible in the status bar.
     detail = clean_text(_ERRNO.sub("", event.detail), max_length=50)
     if event.phase == ConnectionPhase.ONLINE:
-        return "online"
+        # Online but polling (no IDLE): say how often, the user waits that long for news.
+        note = clean_text(event.detail, max_length=70)
+        return f"online, {note}" if note else "online"
     if event.phase == ConnectionPhase.CONNECTING:
         return "connecting…"
     if event.phase == ConnectionPhase.OFFLINE:
@@ -123,6 +125,7 @@ class AccountRuntime:
     fetcher: BodyFetcher | None  # made on first use
     state: ConnectionState
     syncing: bool = False
+    online_text: str = "online"  # what "online" says for this server (how often it polls)
 
     @property
     def unreachable(self) -> bool:
@@ -416,7 +419,10 @@ class EngineSupervisor:
             return
         if isinstance(event, ConnectionStateChanged):
             runtime.syncing = False
-            self._set_state(runtime, connection_text(event))
+            text = connection_text(event)
+            if event.phase == ConnectionPhase.ONLINE:
+                runtime.online_text = text
+            self._set_state(runtime, text)
         elif isinstance(event, SyncProgress):
             # A first sync: the list fills while this counts up.
             runtime.syncing = True
@@ -425,7 +431,7 @@ class EngineSupervisor:
             self._set_state(runtime, f"syncing {folder} {percent}%")
         elif isinstance(event, FolderSynced) and runtime.syncing:
             runtime.syncing = False
-            self._set_state(runtime, "online")
+            self._set_state(runtime, runtime.online_text)
 
     def _set_state(self, runtime: AccountRuntime, text: str) -> None:
         state = ConnectionState(runtime.info.name, text)

@@ -418,6 +418,7 @@ class AccountSync:
         if self.operations is not None:
             self._replay_due = await self.operations.replay(client, features)
         await self.sync_folder_list(client, features)
+        await self._forget_unsynced_views()
         synchronizer = FolderSynchronizer(
             client, self.store, features, account=self.account.name, publish=self._publish
         )
@@ -426,6 +427,19 @@ class AccountSync:
                 # A change made during a long pass goes out between folders, not after all.
                 self._replay_due = await self.operations.replay(client, features)
             await self._sync_one(synchronizer, folder, announce_new=announce_new)
+
+    async def _forget_unsynced_views(self) -> None:
+        """Drop the rows an archive moved into a view this engine does not sync (Gmail's
+        All Mail): kept until the next session so that the archive can be undone, they would
+        only go stale after it. The server keeps the messages; provisional rows (not yet on
+        the server) stay for their operation."""
+        for folder in await self.store.folders(await self.account_id()):
+            if not folder.virtual or is_syncable(folder, self.settings) or not folder.total:
+                continue
+            confirmed = [uid for uid in await self.store.folder_uids(folder.id) if uid > 0]
+            if confirmed:
+                async with self.store.write() as unit:
+                    await unit.remove_messages(folder.id, confirmed)
 
     async def _sync_one(
         self, synchronizer: FolderSynchronizer, folder: FolderRow, *, announce_new: bool

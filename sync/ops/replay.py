@@ -401,19 +401,12 @@ class Replayer:
                     )
                 )
             landed.update(mapping)
-        dest_row = await self.store.folder(dest_id)
-        # A view of mail kept elsewhere (Gmail's All Mail, where archiving moves to): the
-        # engine does not keep its rows, so the moved ones go once the server has them.
-        into_view = dest_row is not None and dest_row.virtual
         async with self.store.write() as unit:
             resolved: dict[int, Target | None] = {}
             gone = 0
             for uid, new in zip(uids, provisional, strict=True):
                 real_uid = landed.get(uid)
-                if real_uid is not None and into_view:
-                    await unit.remove_messages(dest_id, [new])
-                    resolved[new] = Target(dest_id, change.dest, real_uid)
-                elif real_uid is not None:
+                if real_uid is not None:
                     await unit.change_uid(dest_id, new, real_uid)
                     resolved[new] = Target(dest_id, change.dest, real_uid)
                 else:

@@ -10,6 +10,7 @@ to [Gmail]/Trash; archive, with no \\Archive folder, moves to All Mail (Gmail's 
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -17,12 +18,14 @@ from pathlib import Path
 from sync.dovecot import MailUser
 from sync.engine.account import AccountSync, SyncSettings
 from sync.ops import Operations, Replayer
+from sync.ops.undo import MovedBack, UndoStack
 from sync.search import parse_query
 from sync.store import FolderRow, Store
 from sync.store.search import search_messages
-from tests.engine.helpers import config_for, server_state, store_state
+from tests.engine.helpers import config_for, running_live, server_state, store_state
 from tests.rig.corpus import make_message
 from tests.rig.device import Device
+from tests.waits import eventually
 
 ALL, STARRED, IMPORTANT = "[Gmail]/All Mail", "[Gmail]/Starred", "[Gmail]/Important"
 
@@ -131,3 +134,55 @@ async def test_delete_trashes_and_archive_moves_to_all_mail(
         synced = [f.display_name for f in await store.folders() if f.syncable(show_all=False)]
         state = await store_state(store)
         assert {name: state[name] for name in synced} == server_state(device, synced)
+
+
+async def test_an_archive_to_all_mail_can_be_undone_while_the_engine_runs(
+    gmail_user: MailUser, store: Store, data_dir: Path
+) -> None:
+    with Device.connect(gmail_user) as device:
+        for index in (1, 2):
+            device.append("INBOX", make_message(index, subject=f"message {index}"))
+        sync = _engine(gmail_user, store, data_dir)
+        async with running_live(sync):
+            await asyncio.wait_for(sync.wait_live(), timeout=10)
+            inbox = await _folder(store, "INBOX")
+            ops = Operations(store)
+            undo = UndoStack(store, ops)
+            rows = {row.uid: row for row in await store.messages(inbox.id, [1])}
+            queued = await ops.archive(inbox.id, [1])
+            await undo.push_move(inbox.id, rows, queued, "archive")
+            await eventually(
+                lambda: list(device.subjects(ALL).values()) == ["message 1"],
+                what="the archive on the server",
+            )
+            assert await undo.undo() == MovedBack("archive", 1, inbox.id)
+            await eventually(
+                lambda: (
+                    sorted(device.subjects("INBOX").values()) == ["message 1", "message 2"]
+                    and not device.subjects(ALL)
+                ),
+                what="the undo on the server",
+            )
+            # Archived and not undone: its row stays in the view for this session...
+            await ops.archive(inbox.id, [await _uid_of(store, inbox, "message 2")])
+            await eventually(
+                lambda: list(device.subjects(ALL).values()) == ["message 2"],
+                what="the second archive on the server",
+            )
+            await eventually(
+                lambda: _total(store, ALL, 1), what="the archived row kept for the session"
+            )
+        # ...and the next session forgets it: the server keeps the message.
+        await sync.run_once()
+        assert (await _folder(store, ALL)).total == 0
+        assert list(device.subjects(ALL).values()) == ["message 2"]
+        assert sorted((await _stored(store)).elements()) == ["message 1"]
+
+
+async def _uid_of(store: Store, folder: FolderRow, subject: str) -> int:
+    [uid] = [row.uid for row in await store.page(folder.id, after=None) if row.subject == subject]
+    return uid
+
+
+async def _total(store: Store, name: str, expected: int) -> bool:
+    return (await _folder(store, name)).total == expected

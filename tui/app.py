@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from sync.events import Subscription
+from tui.controllers.reader import MessageKey, ReaderController
 from tui.errors import describe_error
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
 from tui.protocol import (
@@ -60,12 +60,7 @@ from tui.text import as_content, clean
 from tui.widgets.folder_tree import FolderTree
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.message_list import PAGE_SIZE, MessageList
-from tui.widgets.reader import (
-    Reader,
-    ReaderStyles,
-    RenderedMessage,
-    render_message,
-)
+from tui.widgets.reader import Reader, ReaderStyles, RenderedMessage
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -97,29 +92,9 @@ log = logging.getLogger(__name__)
 BackgroundJob = tuple[str, Callable[[], Awaitable[None]]]
 """A named coroutine function the app runs as a worker for its lifetime (the demo's phone)."""
 
-PRERENDER_DELAY = 0.12
-"""How long the list cursor must rest on a message before its body is pre-rendered (s):
-longer than the gap between key repeats, so scrolling through a folder parses nothing."""
-KEY_REPEAT_GAP = 0.045
-"""Cursor moves closer together than this (s) come from a key held down (terminals repeat
-every 25-40 ms); one further apart is a step, and its message is pre-rendered at once."""
-PRERENDER_AT_ONCE_MAX = 256 * 1024
-"""Stepped onto, a stored message up to this size (bytes) is laid out at once, without
-waiting for the cursor to rest: Enter right after the step then finds it (nearly) ready.
-A bigger one waits for the rest: its layout costs more than a step is worth."""
-KEY_RELEASE_WAIT = 0.06
-"""After a key held down, no repeat for this long (s) means it was let go: a small stored
-message under the cursor is laid out then, not after the whole `PRERENDER_DELAY`, so an
-Enter pressed soon after letting go of ``j`` finds it (nearly) ready. Longer than the gap
-between key repeats, so scrolling past still parses nothing."""
-PRERENDER_KEEP = 4
-"""How many pre-rendered messages are kept (the last few the cursor rested on)."""
 FIRST_FRAME_WAIT = 0.3
 """How long the first frame may wait for the listed folder's first rows (s). Painting the
 panes empty and then again with the rows costs the first frame twice, on the start-up path."""
-
-MessageKey = tuple[int, int]
-"""(folder id, uid) of a message."""
 
 _COMPOSE_KINDS: dict[str, ComposeKind] = {
     "reply": "reply",
@@ -194,18 +169,16 @@ class MailApp(App[None]):
         self._threads = False  # the listed folder is shown as threads
         self._waiting_for_folders = False
         self._told_ui_ready = False
-        # Messages laid out ahead of Enter (see _prerender), newest last. A RenderedMessage
-        # does not depend on the reader's width (BodyView wraps when it paints), so the key
-        # is the message alone; the styles it was laid out with are kept to check them.
-        self._prerendered: OrderedDict[MessageKey, tuple[ReaderStyles, RenderedMessage]] = (
-            OrderedDict()
+        self.reader_control = ReaderController(
+            backend,
+            host=self,
+            reader=lambda: self.reader,
+            message_list=lambda: self.message_list,
+            note=self._note,
+            perform=self._perform,
         )
-        self._prerendering: dict[MessageKey, asyncio.Future[RenderedMessage]] = {}
-        self._loading_bodies: set[MessageKey] = set()  # the reader is reading (or downloading)
-        self.prerender_hits = 0
-        """How many messages opened from the pre-rendered cache (tests and benchmarks)."""
+        """Opens messages and lays out ahead the one the list cursor rests on."""
         self._first_frame = contextlib.ExitStack()
-        self._last_cursor_move = 0.0  # time.monotonic() of the last list cursor move
         self._prepared: _Prepared | None = None
         self.errors: list[str] = []
         """Every error reported to the user this session, in words (tests read it)."""
@@ -340,7 +313,7 @@ class MailApp(App[None]):
         source: MessageSource,
         first_page: Sequence[ListRow] | None = None,
     ) -> None:
-        self._close_reader()
+        self.reader_control.close()
         self._clear_filter(reload=False)
         self.folder_tree.select_folder(folder.id)
         self.message_list.set_source(source, first_page=first_page)
@@ -399,14 +372,7 @@ class MailApp(App[None]):
         elif isinstance(event, FoldersUpdated | CountsUpdated):
             self._refresh_folders()
         elif isinstance(event, BodyAvailable):
-            waiting = self.reader.display and not self.reader.body_shown
-            # The body may be new or replaced: a layout of the old one is stale.
-            self._prerendered.pop((event.folder_id, event.uid), None)
-            # Not for the reader's own download (storing it announces it): that would lay
-            # the message out twice at once, each layout slowing the other.
-            loading = (event.folder_id, event.uid) in self._loading_bodies
-            if waiting and not loading and self._reader_shows(event.folder_id, event.uid):
-                self._load_body(event.folder_id, event.uid)
+            self.reader_control.body_available(event.folder_id, event.uid)
         elif isinstance(event, ConnectionState):
             self.status_bar.set_connection(event.account, event.text)
         elif isinstance(event, OperationsState):
@@ -473,8 +439,8 @@ class MailApp(App[None]):
             self._offer_resume(event.folder_id, event.uid)
             return
         # A pending rest timer would parse again what the reader is about to parse.
-        self.workers.cancel_group(self, "prerender")
-        self._open_message(event.folder_id, event.uid)
+        self.reader_control.cancel_prerender()
+        self.reader_control.open(event.folder_id, event.uid)
 
     def _is_drafts(self, folder_id: int) -> bool:
         # RFC 6154 \Drafts: a message there is offered for editing, as mutt's "recall".
@@ -490,7 +456,7 @@ class MailApp(App[None]):
             if edit:
                 await self._compose("resume", folder_id, uid)
             elif edit is not None:
-                self._open_message(folder_id, uid)
+                self.reader_control.open(folder_id, uid)
 
         self.push_screen(ResumeOffer(), chosen)
 
@@ -503,14 +469,7 @@ class MailApp(App[None]):
             self._told_ui_ready = True
             self._release_first_frame()
             self.call_after_refresh(self.backend.ui_ready)
-        now = time.monotonic()
-        # The first rows are not a step: start-up has better things to do than layouts.
-        step = not first and now - self._last_cursor_move >= KEY_REPEAT_GAP
-        self._last_cursor_move = now
-        if event.uid is None:
-            self.workers.cancel_group(self, "prerender")
-        else:
-            self._prerender(event.folder_id, event.uid, at_once=step)
+        self.reader_control.cursor_moved(event.folder_id, event.uid, first=first)
 
     @on(MessageList.LoadFailed)
     def _load_failed(self, event: MessageList.LoadFailed) -> None:
@@ -581,7 +540,7 @@ class MailApp(App[None]):
         if isinstance(request, ConsumingRequest):
             self.message_list.clear_selection()
             if self.reader.display and self.reader.uid in request.uids:
-                self._close_reader()
+                self.reader_control.close()
         if not request.implicit:
             self._note(summary)
 
@@ -590,153 +549,26 @@ class MailApp(App[None]):
 
     # ----------------------------------------------------------------- reader
 
-    @work(group="reader", exclusive=True, exit_on_error=False, name="Opening the message")
-    async def _open_message(self, folder_id: int, uid: int) -> None:
-        headers = await self.backend.message(folder_id, uid)
-        if headers is None:
-            self._note("That message is gone")
-            return
-        row = self.message_list.row_at(self.message_list.cursor)
-        # A pre-render still waiting for the cursor to rest would lay out this message a
-        # second time beside the reader's own; one already running goes on (shielded) and
-        # the reader waits for it.
-        self.workers.cancel_group(self, "prerender")
-        ready = self._take_prerendered((folder_id, uid))
-        self.message_list.display = False
-        self.reader.display = True
-        self.reader.show_headers(folder_id, headers)
-        if ready is not None:
-            # Laid out while the cursor rested on it: opening is only swapping the pane.
-            self.prerender_hits += 1
-            self.reader.show_message(ready)
-        self.reader.focus()
-        located = self.message_list.locate(row.uid) if row is not None else None
-        if row is not None and located == (folder_id, uid) and not row.seen:
-            # Opening a message reads it (RFC 3501 2.3.2 \Seen), as every client does.
-            await self._perform(SetRead(folder_id, (uid,), True, implicit=True))
-        if ready is None:
-            await self._show_body(folder_id, uid)
-
-    def _reader_shows(self, folder_id: int, uid: int) -> bool:
-        """Whether the reader still shows this message (a download may outlive the user's
-        interest: its result is dropped once they moved on)."""
-        return (self.reader.folder_id, self.reader.uid) == (folder_id, uid)
-
-    @work(group="reader-body", exclusive=True, exit_on_error=False, name="Showing the message")
-    async def _load_body(self, folder_id: int, uid: int) -> None:
-        await self._show_body(folder_id, uid)
-
-    async def _show_body(self, folder_id: int, uid: int) -> None:
-        key = (folder_id, uid)
-        self._loading_bodies.add(key)
-        try:
-            raw = await self.backend.body(folder_id, uid)
-        except Exception as error:
-            # Shown where the user looks (the reader), in words; the log gets the details.
-            log.info("body of %s/%s: %r", folder_id, uid, error)
-            if self._reader_shows(folder_id, uid):
-                self.reader.show_error(f"Could not download this message: {describe_error(error)}")
-            return
-        finally:
-            self._loading_bodies.discard(key)
-        if not self._reader_shows(folder_id, uid):
-            return  # the user moved on meanwhile
-        if raw is None:
-            self.reader.show_missing()
-            return
-        pending = self._prerendering.get((folder_id, uid))
-        if pending is not None:
-            # Being laid out already (the cursor rested on it): wait for that, not parse twice.
-            rendered = await asyncio.shield(pending)
-        else:
-            styles = self.reader.styles_for_render()
-            # Parsing a big message (MIME walk, HTML layout) must not stall the UI loop.
-            rendered = await asyncio.to_thread(render_message, raw, styles)
-        if self._reader_shows(folder_id, uid):
-            self.reader.show_message(rendered)
-
     @on(Reader.WholeMessageWanted)
     def _whole_message_wanted(self, event: Reader.WholeMessageWanted) -> None:
-        self._load_whole(event.folder_id, event.uid)
+        self.reader_control.load_whole(event.folder_id, event.uid)
 
-    @work(group="reader-whole", exclusive=True, exit_on_error=False, name="Downloading attachments")
-    async def _load_whole(self, folder_id: int, uid: int) -> None:
-        """Download the whole of a message shown text first, show it, and let the reader
-        carry on with the save or open that asked for it."""
-        try:
-            raw = await self.backend.whole_body(folder_id, uid)
-        except Exception as error:
-            log.info("whole body of %s/%s: %r", folder_id, uid, error)
-            if self._reader_shows(folder_id, uid):
-                self.reader.whole_failed(describe_error(error))
-            return
-        if not self._reader_shows(folder_id, uid):
-            return  # the user moved on; the message is stored for next time anyway
-        if raw is None:
-            self.reader.whole_failed("the server no longer has this message")
-            return
-        styles = self.reader.styles_for_render()
-        rendered = await asyncio.to_thread(render_message, raw, styles)
-        if self._reader_shows(folder_id, uid):
-            self.reader.show_whole(rendered)
+    @property
+    def prerender_hits(self) -> int:
+        """How many messages opened from the pre-rendered cache (tests and benchmarks)."""
+        return self.reader_control.prerender_hits
 
-    def _take_prerendered(self, key: MessageKey) -> RenderedMessage | None:
-        entry = self._prerendered.get(key)
-        if entry is None or entry[0] != self.reader.styles_for_render():
-            return None  # not laid out, or with other styles (the theme changed since)
-        self._prerendered.move_to_end(key)
-        return entry[1]
-
-    @work(group="prerender", exclusive=True, exit_on_error=False, name="Preparing the message")
-    async def _prerender(self, folder_id: int, uid: int, *, at_once: bool = False) -> None:
-        """Lay out the message the list cursor rests on, if its body is stored here, so that
-        Enter only has to swap the pane. Cancelled by the next cursor move (exclusive).
-
-        ``at_once``: the cursor stepped here (no key held down): a small message is laid out
-        without waiting (see `PRERENDER_AT_ONCE_MAX`); otherwise once the key is let go
-        (`KEY_RELEASE_WAIT`). A big message waits for the cursor to rest (`PRERENDER_DELAY`)."""
-        key = (folder_id, uid)
-        waited = 0.0 if at_once else KEY_RELEASE_WAIT
-        await asyncio.sleep(waited)  # a key held down moves on before this
-        if key in self._prerendered or key in self._prerendering:
-            return
-        raw = await self.backend.cached_body(folder_id, uid)  # never a download
-        if raw is None or key in self._prerendered or key in self._prerendering:
-            return
-        if len(raw) > PRERENDER_AT_ONCE_MAX:
-            await asyncio.sleep(PRERENDER_DELAY - waited)  # a big one once the cursor rests
-            if key in self._prerendered or key in self._prerendering:
-                return
-        styles = self.reader.styles_for_render()
-        future = asyncio.get_running_loop().run_in_executor(None, render_message, raw, styles)
-        self._prerendering[key] = future
-
-        def done(finished: asyncio.Future[RenderedMessage]) -> None:
-            # Kept even when this worker was cancelled meanwhile: the work is done anyway.
-            if self._prerendering.get(key) is finished:
-                del self._prerendering[key]
-            if finished.cancelled() or finished.exception() is not None:
-                return  # the reader parses it again on Enter and says what went wrong
-            self._prerendered[key] = (styles, finished.result())
-            self._prerendered.move_to_end(key)
-            while len(self._prerendered) > PRERENDER_KEEP:
-                self._prerendered.popitem(last=False)
-
-        future.add_done_callback(done)
-        await asyncio.shield(future)
-
-    def _close_reader(self) -> None:
-        if self.reader.display:
-            self.reader.display = False
-            self.message_list.display = True
-            self.message_list.focus()
+    @property
+    def _prerendered(self) -> OrderedDict[MessageKey, tuple[ReaderStyles, RenderedMessage]]:
+        """The messages laid out ahead of Enter, newest last (tests and benchmarks)."""
+        return self.reader_control.prerendered
 
     # ----------------------------------------------------------------- app actions
 
     def action_back_or_quit(self) -> None:
         """q: leave the reader, then the filter, then the app."""
         if self.reader.display:
-            self._close_reader()
+            self.reader_control.close()
         elif self._filter is not None:
             self._clear_filter(reload=True)
         else:
@@ -788,7 +620,7 @@ class MailApp(App[None]):
     def _show_search_input(self, *, search_all: bool) -> None:
         if self.message_list.folder_id is None:
             return
-        self._close_reader()
+        self.reader_control.close()
         box = self.query_one("#filter", Input)
         if search_all != self._search_all:
             self._search_all = search_all

@@ -9,14 +9,13 @@ screen is changed by hand after an action, so what is shown is always what the s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -28,6 +27,7 @@ from textual.worker import Worker, WorkerFailed, WorkerState
 
 from sync.events import Subscription
 from tui.controllers.reader import MessageKey, ReaderController
+from tui.controllers.search import SearchController
 from tui.errors import describe_error
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
 from tui.protocol import (
@@ -56,17 +56,12 @@ from tui.protocol import (
     SetFlagged,
     SetRead,
 )
-from tui.text import as_content, clean
+from tui.text import clean
 from tui.widgets.folder_tree import FolderTree
 from tui.widgets.key_hints import KeyHints
 from tui.widgets.message_list import PAGE_SIZE, MessageList
 from tui.widgets.reader import Reader, ReaderStyles, RenderedMessage
 from tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    # Loaded when first used, not at start: the first frame needs none of them (search,
-    # threads, writing mail, the dialogs and the email package behind them).
-    from tui.search_view import SearchSource
 
 __all__ = [
     "AccountInfo",
@@ -164,9 +159,6 @@ class MailApp(App[None]):
         self.bell_on_new_mail = bell_on_new_mail
         self._background = tuple(background)
         self._accounts: list[AccountInfo] = []
-        self._filter: str | None = None
-        self._search_all = False  # the search input looks in every folder, not the listed one
-        self._threads = False  # the listed folder is shown as threads
         self._waiting_for_folders = False
         self._told_ui_ready = False
         self.reader_control = ReaderController(
@@ -178,6 +170,17 @@ class MailApp(App[None]):
             perform=self._perform,
         )
         """Opens messages and lays out ahead the one the list cursor rests on."""
+        self.search_control = SearchController(
+            backend,
+            host=self,
+            message_list=lambda: self.message_list,
+            search_input=lambda: self.query_one("#filter", Input),
+            search_note=lambda: self.query_one("#search-note", Static),
+            close_reader=self.reader_control.close,
+            note=self._note,
+            report_error=self.report_error,
+        )
+        """Filters and searches the list, and shows it as threads."""
         self._first_frame = contextlib.ExitStack()
         self._prepared: _Prepared | None = None
         self.errors: list[str] = []
@@ -314,7 +317,7 @@ class MailApp(App[None]):
         first_page: Sequence[ListRow] | None = None,
     ) -> None:
         self.reader_control.close()
-        self._clear_filter(reload=False)
+        self.search_control.clear_filter(reload=False)
         self.folder_tree.select_folder(folder.id)
         self.message_list.set_source(source, first_page=first_page)
         self.backend.watch(folder.id)
@@ -569,8 +572,8 @@ class MailApp(App[None]):
         """q: leave the reader, then the filter, then the app."""
         if self.reader.display:
             self.reader_control.close()
-        elif self._filter is not None:
-            self._clear_filter(reload=True)
+        elif self.search_control.filtering:
+            self.search_control.clear_filter(reload=True)
         else:
             self.exit()
 
@@ -611,155 +614,32 @@ class MailApp(App[None]):
 
     def action_filter(self) -> None:
         """Show the filter input for the listed folder (results as you type)."""
-        self._show_search_input(search_all=False)
+        self.search_control.show_input(search_all=False)
 
     def action_search(self) -> None:
         """Show the search input for every folder (results as you type)."""
-        self._show_search_input(search_all=True)
-
-    def _show_search_input(self, *, search_all: bool) -> None:
-        if self.message_list.folder_id is None:
-            return
-        self.reader_control.close()
-        box = self.query_one("#filter", Input)
-        if search_all != self._search_all:
-            self._search_all = search_all
-            box.value = ""
-        else:
-            box.value = self._filter or ""
-        box.placeholder = "search all folders…" if search_all else "filter this folder…"
-        box.display = True
-        self._search_note("")
-        box.focus()
-
-    def _search_note(self, text: str) -> None:
-        note = self.query_one("#search-note", Static)
-        note.update(as_content(clean(text)))
-        note.display = bool(text) and self.query_one("#filter", Input).display
+        self.search_control.show_input(search_all=True)
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
-        if event.input.display and self.focused is event.input:
-            self._run_search(event.value.strip(), delay=0.15)
+        self.search_control.typed(event.input, event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        event.input.display = False
-        self.query_one("#search-note", Static).display = False
-        self.message_list.focus()
-        self._run_search(event.value.strip(), delay=0.0)
-
-    @work(group="search", exclusive=True, exit_on_error=False, name="Searching")
-    async def _run_search(self, query: str, delay: float) -> None:
-        # Exclusive: each keystroke cancels the search before it, its server phase included;
-        # the pause lets fast typing through without a query per key.
-        from sync.search.query import QueryError
-        from tui.search_view import SearchSource  # loaded when first used, not at start
-
-        if delay:
-            await asyncio.sleep(delay)
-        listed = self.message_list.source
-        home = listed.folder_id if listed is not None else None
-        if home is None:
-            return
-        if not query:
-            self._clear_filter(reload=True, cancel=False)
-            return
-        try:
-            if self._search_all:
-                source = await self.backend.search_source(home, query)
-            else:
-                source = await self.backend.filtered_source(home, query)
-        except QueryError as error:
-            self._search_note(error.reason)  # words under the input, never a traceback
-            return
-        except Exception as error:
-            self.report_error("Searching", error)
-            return
-        if source is None:
-            self._search_note("Search is not available here")
-            return
-        self._filter = query
-        self._threads = False
-        self.message_list.set_source(source)
-        scope = "all folders" if self._search_all else "this folder"
-        self._note(clean(f"Search in {scope}: {query} (q clears)"))
-        self._search_note("")
-        if isinstance(source, SearchSource) and source.has_server_phase:
-            await self._server_phase(source)
-
-    async def _server_phase(self, source: SearchSource) -> None:
-        self._search_note("Local results; asking the server about messages not downloaded…")
-        offline: list[str] = []
-        not_synced = 0
-        async for news in source.server_results():
-            if news.unavailable is not None:
-                offline.append(news.unavailable)
-            not_synced += news.not_synced
-            if news.hits and self.message_list.source is source:
-                self.message_list.reload()
-        found = source.server_count
-        parts = [f"{found} more on the server ([server])" if found else "none more on the server"]
-        if not_synced:
-            parts.append(f"{not_synced} appear after the next sync")
-        if offline:
-            parts = ["Offline: local results only", *offline]
-        text = "; ".join(parts)
-        self._search_note(text)
-        self._note(text)
+        self.search_control.submitted(event.value)
 
     async def action_toggle_threads(self) -> None:
         """Show the listed folder as threads, or flat again."""
-        folder_id = self.message_list.folder_id
-        if folder_id is None:
-            return
-        threads = self._threads
-        self._clear_filter(reload=False)
-        if threads:
-            self.message_list.set_source(self.backend.source(folder_id))
-            self._note("Flat list")
-            return
-        source = await self.backend.thread_source(folder_id)
-        if source is None:
-            self._note("Threads are not available for this folder")
-            return
-        self._threads = True
-        self.message_list.set_source(source)
-        self._note("Threads (Enter or v expands, T: flat list)")
+        await self.search_control.toggle_threads()
 
     async def action_toggle_thread(self) -> None:
         """Expand or collapse the thread under the cursor (in the thread view)."""
-        from tui.search_view import ThreadSource  # loaded when first used, not at start
-
-        source = self.message_list.source
-        uid = self.message_list.cursor_uid
-        if not isinstance(source, ThreadSource) or uid is None:
-            return
-        head = source.head_uid(uid)
-        if await source.toggle(uid):
-            if head is not None and head != uid:
-                self.message_list.move_cursor_to_uid(head)  # collapsing from inside
-            self.message_list.reload()
+        await self.search_control.toggle_thread()
 
     def on_key(self, event: events.Key) -> None:
         """Esc in the filter input hides it."""
-        box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.display and self.focused is box:
-            box.display = False
-            self.query_one("#search-note", Static).display = False
-            self.message_list.focus()
-
-    def _clear_filter(self, *, reload: bool, cancel: bool = True) -> None:
-        if cancel:
-            self.workers.cancel_group(self, "search")
-        self._threads = False
-        if self._filter is None:
-            return
-        self._filter = None
-        folder_id = self.message_list.folder_id
-        if reload and folder_id is not None:
-            self.message_list.set_source(self.backend.source(folder_id))
-            self._note("Filter cleared")
+        if event.key == "escape":
+            self.search_control.escape_pressed()
 
     # ----------------------------------------------------------------- command palette
 

@@ -26,6 +26,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from sync.events import Subscription
+from tui.controllers.actions import ActionController
 from tui.controllers.reader import MessageKey, ReaderController
 from tui.controllers.search import SearchController
 from tui.errors import describe_error
@@ -33,28 +34,21 @@ from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
 from tui.protocol import (
     AccountInfo,
     ActionRequest,
-    Archive,
     Backend,
     BackendEvent,
     BodyAvailable,
     ComposeKind,
-    ComposeStart,
     ConnectionState,
-    ConsumingRequest,
     CountsUpdated,
-    Delete,
     FolderInfo,
     FoldersUpdated,
     ListRow,
     MessageSource,
     MessagesUpdated,
-    Move,
     NewMailNotice,
     Notice,
     OperationsState,
     QueueItem,
-    SetFlagged,
-    SetRead,
 )
 from tui.text import clean
 from tui.widgets.folder_tree import FolderTree
@@ -90,30 +84,6 @@ BackgroundJob = tuple[str, Callable[[], Awaitable[None]]]
 FIRST_FRAME_WAIT = 0.3
 """How long the first frame may wait for the listed folder's first rows (s). Painting the
 panes empty and then again with the rows costs the first frame twice, on the start-up path."""
-
-_COMPOSE_KINDS: dict[str, ComposeKind] = {
-    "reply": "reply",
-    "reply_all": "reply_all",
-    "forward": "forward",
-    "compose": "compose",
-}
-
-
-def _request_for(
-    action: str, folder_id: int, uids: tuple[int, ...], value: bool | None
-) -> Delete | Archive | SetFlagged | SetRead | None:
-    """The typed request for a message list action (None: not an operation on messages).
-    A toggle without a target state means "turn it on"."""
-    match action:
-        case "delete":
-            return Delete(folder_id, uids)
-        case "archive":
-            return Archive(folder_id, uids)
-        case "flag":
-            return SetFlagged(folder_id, uids, True if value is None else value)
-        case "toggle_read":
-            return SetRead(folder_id, uids, True if value is None else value)
-    return None
 
 
 def _first_folder(folders: Sequence[FolderInfo]) -> FolderInfo | None:
@@ -161,13 +131,27 @@ class MailApp(App[None]):
         self._accounts: list[AccountInfo] = []
         self._waiting_for_folders = False
         self._told_ui_ready = False
+        # The reader's and the actions' controllers use each other (opening an unread
+        # message marks it read; deleting the one open closes the reader): late-bound.
+        self.actions = ActionController(
+            backend,
+            host=self,
+            message_list=lambda: self.message_list,
+            folder_tree=lambda: self.folder_tree,
+            reader=lambda: self.reader,
+            open_message=lambda folder_id, uid: self.reader_control.open(folder_id, uid),
+            close_reader=lambda: self.reader_control.close(),
+            note=self._note,
+            report_error=self.report_error,
+        )
+        """Carries out the list's actions: operations, writing mail, undo."""
         self.reader_control = ReaderController(
             backend,
             host=self,
             reader=lambda: self.reader,
             message_list=lambda: self.message_list,
             note=self._note,
-            perform=self._perform,
+            perform=self.actions.perform,
         )
         """Opens messages and lays out ahead the one the list cursor rests on."""
         self.search_control = SearchController(
@@ -438,30 +422,12 @@ class MailApp(App[None]):
         if isinstance(source, ThreadSource) and source.is_collapsed_thread(event.uid):
             self.call_later(self.action_toggle_thread)  # Enter on a collapsed thread shows it
             return
-        if self._is_drafts(event.folder_id):
-            self._offer_resume(event.folder_id, event.uid)
+        if self.actions.is_drafts(event.folder_id):
+            self.actions.offer_resume(event.folder_id, event.uid)
             return
         # A pending rest timer would parse again what the reader is about to parse.
         self.reader_control.cancel_prerender()
         self.reader_control.open(event.folder_id, event.uid)
-
-    def _is_drafts(self, folder_id: int) -> bool:
-        # RFC 6154 \Drafts: a message there is offered for editing, as mutt's "recall".
-        return any(
-            folder.id == folder_id and folder.special_use == "\\Drafts"
-            for folder in self.folder_tree.folders()
-        )
-
-    def _offer_resume(self, folder_id: int, uid: int) -> None:
-        from tui.screens.compose import ResumeOffer  # loaded when first used, not at start
-
-        async def chosen(edit: bool | None) -> None:
-            if edit:
-                await self._compose("resume", folder_id, uid)
-            elif edit is not None:
-                self.reader_control.open(folder_id, uid)
-
-        self.push_screen(ResumeOffer(), chosen)
 
     @on(MessageList.CursorMoved)
     def _first_rows_shown(self, event: MessageList.CursorMoved) -> None:
@@ -488,64 +454,7 @@ class MailApp(App[None]):
 
     @on(MessageList.ActionRequested)
     async def _action_requested(self, event: MessageList.ActionRequested) -> None:
-        kind = _COMPOSE_KINDS.get(event.action)
-        if kind is not None:
-            uid = event.uids[0] if event.uids else None
-            await self._compose(kind, event.folder_id, uid)
-            return
-        if event.action == "move":
-            self._pick_move_target(event.folder_id, event.uids)
-            return
-        request = _request_for(event.action, event.folder_id, event.uids, event.value)
-        if request is None:
-            self.report_error(
-                event.action.replace("_", " ").capitalize(),
-                ValueError(f"unknown action {event.action!r}"),
-            )
-            return
-        await self._perform(request)
-
-    async def _compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> None:
-        try:
-            start = await self.backend.compose(kind, folder_id, uid)
-        except Exception as error:
-            self.report_error(kind.replace("_", " ").capitalize(), error)
-            return
-        if isinstance(start, str):
-            self._note(start)
-        else:
-            self._write_message(start)
-
-    @work(group="compose", exit_on_error=False, name="Writing a message")
-    async def _write_message(self, start: ComposeStart) -> None:
-        # A worker: the flow waits on screens (push_screen_wait) and on the editor.
-        from tui.compose_flow import run_compose  # loaded when first used, not at start
-
-        self._note(await run_compose(self, self.backend, start, self.report_error))
-
-    def _pick_move_target(self, folder_id: int, uids: tuple[int, ...]) -> None:
-        from tui.screens.folder_picker import FolderPicker  # loaded when first used, not at start
-
-        folders = [f for f in self.folder_tree.folders() if f.id != folder_id]
-
-        async def chosen(dest: int | None) -> None:
-            if dest is not None:
-                await self._perform(Move(folder_id, uids, dest))
-
-        self.push_screen(FolderPicker(folders), chosen)
-
-    async def _perform(self, request: ActionRequest) -> None:
-        try:
-            summary = await self.backend.perform(request)
-        except Exception as error:  # the backend reports; the UI must stay up
-            self.report_error(request.title, error)
-            return
-        if isinstance(request, ConsumingRequest):
-            self.message_list.clear_selection()
-            if self.reader.display and self.reader.uid in request.uids:
-                self.reader_control.close()
-        if not request.implicit:
-            self._note(summary)
+        await self.actions.requested(event.action, event.folder_id, event.uids, event.value)
 
     def _note(self, summary: str) -> None:
         self.status_bar.set_note(summary)
@@ -605,12 +514,7 @@ class MailApp(App[None]):
 
     async def action_undo(self) -> None:
         """Undo the last operation."""
-        try:
-            summary = await self.backend.undo()
-        except Exception as error:
-            self.report_error("Undo", error)
-            return
-        self._note(summary or "Nothing to undo")
+        await self.actions.undo()
 
     def action_filter(self) -> None:
         """Show the filter input for the listed folder (results as you type)."""

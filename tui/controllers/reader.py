@@ -9,12 +9,12 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from textual.dom import DOMNode
-from textual.worker import Worker
 
+from tui.controllers import start_worker
 from tui.errors import describe_error
 from tui.protocol import ActionRequest, Backend, SetRead
 from tui.widgets.message_list import MessageList
@@ -91,15 +91,6 @@ class ReaderController:
         """How many messages opened from the pre-rendered cache (tests and benchmarks)."""
         self._last_cursor_move = 0.0  # time.monotonic() of the last list cursor move
 
-    def _run(
-        self, work: Callable[[], Coroutine[None, None, None]], *, group: str, name: str
-    ) -> Worker[None]:
-        # Exclusive: a new worker of a group cancels the one before it (the user moved on).
-        # A failure is not raised: the app's on_worker_state_changed reports it.
-        return self._host.run_worker(
-            work, name=name, group=group, exclusive=True, exit_on_error=False
-        )
-
     def cancel_prerender(self) -> None:
         """Stop a pre-render still waiting for the cursor to rest (one already laying the
         message out goes on, shielded: its result is kept)."""
@@ -124,10 +115,12 @@ class ReaderController:
 
     def open(self, folder_id: int, uid: int) -> None:
         """Open a message in the reader (a worker: the headers, then the body)."""
-        self._run(
+        start_worker(
+            self._host,
             partial(self._open_message, folder_id, uid),
             group="reader",
             name="Opening the message",
+            exclusive=True,  # the user opened another
         )
 
     async def _open_message(self, folder_id: int, uid: int) -> None:
@@ -168,10 +161,12 @@ class ReaderController:
         # the message out twice at once, each layout slowing the other.
         loading = (folder_id, uid) in self._loading_bodies
         if waiting and not loading and self.shows(folder_id, uid):
-            self._run(
+            start_worker(
+                self._host,
                 partial(self._show_body, folder_id, uid),
                 group="reader-body",
                 name="Showing the message",
+                exclusive=True,
             )
 
     async def _show_body(self, folder_id: int, uid: int) -> None:
@@ -207,10 +202,12 @@ class ReaderController:
     def load_whole(self, folder_id: int, uid: int) -> None:
         """Download the whole of a message shown text first, show it, and let the reader
         carry on with the save or open that asked for it (a worker)."""
-        self._run(
+        start_worker(
+            self._host,
             partial(self._load_whole, folder_id, uid),
             group="reader-whole",
             name="Downloading attachments",
+            exclusive=True,
         )
 
     async def _load_whole(self, folder_id: int, uid: int) -> None:
@@ -244,10 +241,12 @@ class ReaderController:
         if uid is None:
             self.cancel_prerender()
         else:
-            self._run(
+            start_worker(
+                self._host,
                 partial(self._prerender, folder_id, uid, at_once=step),
                 group="prerender",
                 name="Preparing the message",
+                exclusive=True,  # the next cursor move cancels it
             )
 
     def _take_prerendered(self, key: MessageKey) -> RenderedMessage | None:

@@ -6,14 +6,15 @@ threaded one (and back).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.dom import DOMNode
 from textual.widgets import Input, Static
-from textual.worker import Worker
 
+from tui.controllers import start_worker
+from tui.errors import ReportError
 from tui.protocol import Backend
 from tui.text import as_content, clean
 from tui.widgets.message_list import MessageList
@@ -23,10 +24,7 @@ if TYPE_CHECKING:
     # (nor the search query parser behind them).
     from tui.search_view import SearchSource
 
-__all__ = ["ReportError", "SearchController"]
-
-ReportError = Callable[[str, BaseException], None]
-"""The app's `report_error`: the log gets the traceback, the user a sentence."""
+__all__ = ["SearchController"]
 
 
 class SearchController:
@@ -114,12 +112,12 @@ class SearchController:
         """Search (or filter) for ``query`` after ``delay`` seconds (a worker)."""
         # Exclusive: each keystroke cancels the search before it, its server phase included;
         # the pause lets fast typing through without a query per key.
-        self._run(partial(self._search, query, delay))
-
-    def _run(self, work: Callable[[], Coroutine[None, None, None]]) -> Worker[None]:
-        # A failure is not raised: the app's on_worker_state_changed reports it.
-        return self._host.run_worker(
-            work, name="Searching", group="search", exclusive=True, exit_on_error=False
+        start_worker(
+            self._host,
+            partial(self._search, query, delay),
+            name="Searching",
+            group="search",
+            exclusive=True,
         )
 
     async def _search(self, query: str, delay: float) -> None:

@@ -9,11 +9,13 @@ forgotten before each run):
 
 - straight: the cursor steps onto the message (``up`` from a small one below it) and Enter
   follows at once. A step (not a key held down) lays a small message out at once
-  (``tui.app.PRERENDER_AT_ONCE_MAX``), so Enter may find it ready or being laid out;
+  (``tui.controllers.reader.PRERENDER_AT_ONCE_MAX``), so Enter may find it ready or being
+  laid out;
 - rest: the cursor arrives and rests 200 ms before Enter, as a person reading does, so the
-  app has laid the message out ahead (``tui.app`` pre-renders after ``PRERENDER_DELAY``);
+  app has laid the message out ahead (``tui.controllers.reader`` pre-renders after
+  ``PRERENDER_DELAY``);
 - released: the cursor arrives as a held key's last repeat and Enter follows 100 ms later,
-  a quick reaction after letting go of ``j`` (``tui.app.KEY_RELEASE_WAIT``);
+  a quick reaction after letting go of ``j`` (``tui.controllers.reader.KEY_RELEASE_WAIT``);
 - cold: as straight, with pre-rendering off: Enter's own path, all of it after the key (a
   message reached some other way, or a big one).
 
@@ -48,11 +50,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import tui.app
 from benchmarks.bench_reader import discussion_message, newsletter_html, newsletter_message
 from tests.mime import corpus
 from tests.tui.memory import MemoryBackend, MemoryMessage
-from tui.app import KEY_RELEASE_WAIT, KEY_REPEAT_GAP, PRERENDER_DELAY, MailApp
+from tui.app import MailApp
+from tui.controllers import reader as controller
+from tui.controllers.reader import KEY_RELEASE_WAIT, KEY_REPEAT_GAP, PRERENDER_DELAY
 from tui.widgets.reader import RenderedMessage
 
 SIZE = (120, 40)
@@ -78,13 +81,13 @@ async def measure(
 ) -> tuple[float, list[float], list[float], list[float], int]:
     """Open the message ``repeat + 1`` times; return the first run, the warm runs (shown,
     painted, from step), in seconds, and how many opened from the pre-rendered cache."""
-    tui.app.PRERENDER_DELAY, tui.app.KEY_REPEAT_GAP = PRERENDER_DELAY, KEY_REPEAT_GAP
-    tui.app.KEY_RELEASE_WAIT = KEY_RELEASE_WAIT
+    controller.PRERENDER_DELAY, controller.KEY_REPEAT_GAP = PRERENDER_DELAY, KEY_REPEAT_GAP
+    controller.KEY_RELEASE_WAIT = KEY_RELEASE_WAIT
     if mode == "cold":  # nothing is ever laid out ahead
-        tui.app.PRERENDER_DELAY = tui.app.KEY_RELEASE_WAIT = 3600.0
-        tui.app.KEY_REPEAT_GAP = 3600.0
+        controller.PRERENDER_DELAY = controller.KEY_RELEASE_WAIT = 3600.0
+        controller.KEY_REPEAT_GAP = 3600.0
     elif mode == "released":  # every move counts as a held key's repeat
-        tui.app.KEY_REPEAT_GAP = 3600.0
+        controller.KEY_REPEAT_GAP = 3600.0
     backend = MemoryBackend(inbox_size=0)
     # Already read: opening it sends no \\Seen change (a separate, measured-elsewhere cost).
     # It is the newest, so the list shows it first and a small one under it.

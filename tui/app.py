@@ -1,77 +1,54 @@
-"""The application shell: folder pane, message list, reader pane, status bar, footer, help.
+"""The application shell: the keymap, the theme and styles, the command palette, errors.
 
-The app talks to the rest of mailtui through one narrow `Backend` protocol (reads, operations,
-typed events), so the widgets never see SQL, IMAP or the sync engine: attributes go down into
-widgets, typed Textual messages come up, and the app routes them to the backend. The backend's
-events (store changes, connection state, queued operations) make the widgets re-read; nothing on
-screen is changed by hand after an action, so what is shown is always what the store holds.
+The main window's panes and the routing of their messages are the `MainScreen`'s
+(`tui.main_screen`), the app's default screen; the reader's and the search's logic are its
+controllers' (`tui.controllers`). The app talks to the rest of mailtui through one narrow
+`Backend` protocol (reads, operations, typed events), so the widgets never see SQL, IMAP or
+the sync engine. Every error shown to the user goes through `MailApp.report_error`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from textual import events, on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerFailed, WorkerState
 
-from sync.events import Subscription
+from tui.controllers.reader import MessageKey
 from tui.errors import describe_error
 from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
+from tui.main_screen import MainScreen, Prepared, first_folder
 from tui.protocol import (
     AccountInfo,
     ActionRequest,
-    Archive,
     Backend,
     BackendEvent,
     BodyAvailable,
     ComposeKind,
-    ComposeStart,
     ConnectionState,
-    ConsumingRequest,
     CountsUpdated,
-    Delete,
     FolderInfo,
     FoldersUpdated,
     ListRow,
-    MessageSource,
     MessagesUpdated,
-    Move,
     NewMailNotice,
     Notice,
     OperationsState,
     QueueItem,
-    SetFlagged,
-    SetRead,
 )
-from tui.text import as_content, clean
+from tui.text import clean
 from tui.widgets.folder_tree import FolderTree
-from tui.widgets.key_hints import KeyHints
 from tui.widgets.message_list import PAGE_SIZE, MessageList
-from tui.widgets.reader import (
-    Reader,
-    ReaderStyles,
-    RenderedMessage,
-    render_message,
-)
+from tui.widgets.reader import Reader, ReaderStyles, RenderedMessage
 from tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    # Loaded when first used, not at start: the first frame needs none of them (search,
-    # threads, writing mail, the dialogs and the email package behind them).
-    from tui.search_view import SearchSource
 
 __all__ = [
     "AccountInfo",
@@ -97,74 +74,14 @@ log = logging.getLogger(__name__)
 BackgroundJob = tuple[str, Callable[[], Awaitable[None]]]
 """A named coroutine function the app runs as a worker for its lifetime (the demo's phone)."""
 
-PRERENDER_DELAY = 0.12
-"""How long the list cursor must rest on a message before its body is pre-rendered (s):
-longer than the gap between key repeats, so scrolling through a folder parses nothing."""
-KEY_REPEAT_GAP = 0.045
-"""Cursor moves closer together than this (s) come from a key held down (terminals repeat
-every 25-40 ms); one further apart is a step, and its message is pre-rendered at once."""
-PRERENDER_AT_ONCE_MAX = 256 * 1024
-"""Stepped onto, a stored message up to this size (bytes) is laid out at once, without
-waiting for the cursor to rest: Enter right after the step then finds it (nearly) ready.
-A bigger one waits for the rest: its layout costs more than a step is worth."""
-KEY_RELEASE_WAIT = 0.06
-"""After a key held down, no repeat for this long (s) means it was let go: a small stored
-message under the cursor is laid out then, not after the whole `PRERENDER_DELAY`, so an
-Enter pressed soon after letting go of ``j`` finds it (nearly) ready. Longer than the gap
-between key repeats, so scrolling past still parses nothing."""
-PRERENDER_KEEP = 4
-"""How many pre-rendered messages are kept (the last few the cursor rested on)."""
 FIRST_FRAME_WAIT = 0.3
 """How long the first frame may wait for the listed folder's first rows (s). Painting the
 panes empty and then again with the rows costs the first frame twice, on the start-up path."""
 
-MessageKey = tuple[int, int]
-"""(folder id, uid) of a message."""
-
-_COMPOSE_KINDS: dict[str, ComposeKind] = {
-    "reply": "reply",
-    "reply_all": "reply_all",
-    "forward": "forward",
-    "compose": "compose",
-}
-
-
-def _request_for(
-    action: str, folder_id: int, uids: tuple[int, ...], value: bool | None
-) -> Delete | Archive | SetFlagged | SetRead | None:
-    """The typed request for a message list action (None: not an operation on messages).
-    A toggle without a target state means "turn it on"."""
-    match action:
-        case "delete":
-            return Delete(folder_id, uids)
-        case "archive":
-            return Archive(folder_id, uids)
-        case "flag":
-            return SetFlagged(folder_id, uids, True if value is None else value)
-        case "toggle_read":
-            return SetRead(folder_id, uids, True if value is None else value)
-    return None
-
-
-def _first_folder(folders: Sequence[FolderInfo]) -> FolderInfo | None:
-    """The folder listed at start: the INBOX, else the first one."""
-    inbox = next((f for f in folders if f.name.upper() == "INBOX"), None)
-    return inbox or (folders[0] if folders else None)
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """What `MailApp.prepare` read ahead for the first frame."""
-
-    subscription: Subscription[BackendEvent]
-    accounts: Sequence[AccountInfo]
-    folders: Sequence[FolderInfo]
-    source: MessageSource | None
-    first_page: Sequence[ListRow] | None
-
 
 class MailApp(App[None]):
-    """mailtui's main window."""
+    """mailtui's main window: keymap, theme, command palette and errors around the
+    `MainScreen`, which holds the panes."""
 
     CSS_PATH = "app.tcss"
     TITLE = "mailtui"
@@ -188,89 +105,76 @@ class MailApp(App[None]):
         self.user_keymap = validate_keymap(keymap or {})
         self.bell_on_new_mail = bell_on_new_mail
         self._background = tuple(background)
-        self._accounts: list[AccountInfo] = []
-        self._filter: str | None = None
-        self._search_all = False  # the search input looks in every folder, not the listed one
-        self._threads = False  # the listed folder is shown as threads
-        self._waiting_for_folders = False
-        self._told_ui_ready = False
-        # Messages laid out ahead of Enter (see _prerender), newest last. A RenderedMessage
-        # does not depend on the reader's width (BodyView wraps when it paints), so the key
-        # is the message alone; the styles it was laid out with are kept to check them.
-        self._prerendered: OrderedDict[MessageKey, tuple[ReaderStyles, RenderedMessage]] = (
-            OrderedDict()
-        )
-        self._prerendering: dict[MessageKey, asyncio.Future[RenderedMessage]] = {}
-        self._loading_bodies: set[MessageKey] = set()  # the reader is reading (or downloading)
-        self.prerender_hits = 0
-        """How many messages opened from the pre-rendered cache (tests and benchmarks)."""
         self._first_frame = contextlib.ExitStack()
-        self._last_cursor_move = 0.0  # time.monotonic() of the last list cursor move
-        self._prepared: _Prepared | None = None
         self.errors: list[str] = []
         """Every error reported to the user this session, in words (tests read it)."""
         self.internal_error: BaseException | None = None
         """The unexpected exception that ended the app, if one did (``run`` reports it)."""
+        self.main_screen = MainScreen(
+            backend,
+            report_error=self.report_error,
+            release_first_frame=self._release_first_frame,
+            bell_on_new_mail=bell_on_new_mail,
+        )
+        """The panes (the default screen, at the bottom of the stack)."""
 
-    # ----------------------------------------------------------------- layout
+    def get_default_screen(self) -> MainScreen:
+        """The main screen: the first on the stack, for the app's lifetime."""
+        return self.main_screen
 
-    def compose(self) -> ComposeResult:
-        """Folders left; list (or reader) right; filter input, status bar, key hints below."""
-        # Hidden ones are hidden before they mount: no second style and layout pass.
-        reader = Reader(id="reader")
-        reader.display = False
-        search = Input(placeholder="filter…", id="filter")
-        search.display = False
-        note = Static(id="search-note", markup=False)
-        # Under the search input (docked above the status bar): the line the input leaves.
-        note.styles.dock = "bottom"
-        note.styles.margin = (0, 0, 1, 0)
-        note.styles.padding = (0, 1)
-        note.display = False
-        with Horizontal(id="panes"):
-            yield FolderTree(id="folders")
-            with Vertical(id="main"):
-                yield MessageList(id="messages")
-                yield reader
-        yield search
-        yield note
-        yield StatusBar(id="status")
-        yield KeyHints(id="keys")
+    # ----------------------------------------------------------------- the panes
 
     @property
     def message_list(self) -> MessageList:
         """The message list widget."""
-        return self.query_one("#messages", MessageList)
+        return self.main_screen.message_list
 
     @property
     def folder_tree(self) -> FolderTree:
         """The folder pane."""
-        return self.query_one("#folders", FolderTree)
+        return self.main_screen.folder_tree
 
     @property
     def reader(self) -> Reader:
         """The reader pane."""
-        return self.query_one("#reader", Reader)
+        return self.main_screen.reader
 
     @property
     def status_bar(self) -> StatusBar:
         """The status bar."""
-        return self.query_one("#status", StatusBar)
+        return self.main_screen.status_bar
+
+    @property
+    def prerender_hits(self) -> int:
+        """How many messages opened from the pre-rendered cache (tests and benchmarks)."""
+        return self.main_screen.reader_control.prerender_hits
+
+    @property
+    def _prerendered(self) -> OrderedDict[MessageKey, tuple[ReaderStyles, RenderedMessage]]:
+        """The messages laid out ahead of Enter, newest last (tests and benchmarks)."""
+        return self.main_screen.reader_control.prerendered
+
+    def open_folder(self, folder: FolderInfo) -> None:
+        """List a folder (closing the reader and any filter)."""
+        self.main_screen.open_folder(folder)
+
+    # ----------------------------------------------------------------- start-up
 
     async def prepare(self) -> None:
         """Read what the first frame shows, before the app runs: the accounts, the folders
         and the newest page of the folder that opens first.
 
-        Optional: without it the app reads them once mounted, holding the screen until the
-        first rows are in. With it the first frame is laid out and drawn once, complete,
-        rather than drawn empty and again with the rows (a frame's work saved at start-up).
+        Optional: without it the main screen reads them once mounted, the app holding the
+        screen until the first rows are in. With it the first frame is laid out and drawn
+        once, complete, rather than drawn empty and again with the rows (a frame's work
+        saved at start-up).
         """
         # Subscribed before the reads, so no change between a read and the app is missed.
         subscription = self.backend.events.subscribe()
         try:
             accounts = list(await self.backend.accounts())
             folders = list(await self.backend.folders())
-            first = _first_folder(folders)
+            first = first_folder(folders)
             source = self.backend.source(first.id) if first is not None else None
             rows: Sequence[ListRow] | None = None
             if source is not None:
@@ -281,70 +185,34 @@ class MailApp(App[None]):
         except BaseException:
             subscription.close()
             raise
-        self._prepared = _Prepared(subscription, accounts, folders, source, rows)
+        self.main_screen.prepared = Prepared(subscription, accounts, folders, source, rows)
 
     async def on_mount(self) -> None:
-        """Apply the keymap, show the folders, open the first INBOX, follow backend events."""
-        prepared, self._prepared = self._prepared, None
+        """Apply the keymap, hold the screen for the first rows, wait for the main screen
+        to show the folders and open the first INBOX, then start the background jobs."""
         self.set_timer(FIRST_FRAME_WAIT, self._release_first_frame)  # whatever happens
-        if prepared is None:
+        if self.main_screen.prepared is None:
             # The first frame shows the list's rows (see FIRST_FRAME_WAIT): screen updates
             # are held until the first page is in, a folder turns out empty, or the wait is
-            # over. Subscribed before the first read, so no change in between is missed.
+            # over. Entered here, while Textual still holds the first frame itself.
             self._first_frame.enter_context(self.batch_update())
-            subscription = self.backend.events.subscribe()
-            accounts = await self.backend.accounts()
-            folders = await self.backend.folders()
-        else:
-            subscription = prepared.subscription
-            accounts, folders = prepared.accounts, prepared.folders
         if self.user_keymap:
+            # By binding id: applies to the app's, the screens' and the widgets' bindings.
             self.set_keymap(self.user_keymap)
-        self._watch_backend(subscription)
-        self._accounts = list(accounts)
-        for account in self._accounts:
-            self.status_bar.set_connection(account.name, "offline")
-        for event in self.backend.current_state():
-            self._on_backend_event(event)
-        self.folder_tree.show_folders(self._accounts, folders)
-        first = _first_folder(folders)
-        if prepared is not None and prepared.source is not None and first is not None:
-            # With the page read ahead, the first frame is drawn once, with its rows.
-            self._open_folder(first, prepared.source, prepared.first_page)
-        else:
-            self._open_first_folder(folders)
-        self.message_list.focus()
+        # The default screen composes and mounts in its own task, after this: the app counts
+        # as mounted (Pilot, auto pilots, the runner go on) only once the panes are up and
+        # the first folder is open, as when the app composed the panes itself. Textual sets
+        # the screen's mount event even when its compose or mount failed: no hang.
+        await AwaitMount(self.main_screen, [self.main_screen])
         for name, job in self._background:
             self.run_worker(job(), name=name, group="background", exit_on_error=False)
 
-    def _open_first_folder(self, folders: Sequence[FolderInfo]) -> None:
-        first = _first_folder(folders)
-        if first is not None:
-            if self._waiting_for_folders:
-                self._waiting_for_folders = False
-                self._note("")
-            self.open_folder(first)
-        elif not self._waiting_for_folders:
-            # A first start: say why the screen is empty.
-            self._release_first_frame()
-            self._waiting_for_folders = True
-            self._note("No folders yet: they appear when the first sync reaches the server")
-
-    def open_folder(self, folder: FolderInfo) -> None:
-        """List a folder (closing the reader and any filter)."""
-        self._open_folder(folder, self.backend.source(folder.id))
-
-    def _open_folder(
-        self,
-        folder: FolderInfo,
-        source: MessageSource,
-        first_page: Sequence[ListRow] | None = None,
-    ) -> None:
-        self._close_reader()
-        self._clear_filter(reload=False)
-        self.folder_tree.select_folder(folder.id)
-        self.message_list.set_source(source, first_page=first_page)
-        self.backend.watch(folder.id)
+    def _release_first_frame(self) -> None:
+        """Let the screen update (it may have waited for the first rows); once is enough."""
+        self._first_frame.close()
+        if self._on_first_frame is not None:
+            self.call_after_refresh(self._on_first_frame)
+            self._on_first_frame = None
 
     # ----------------------------------------------------------------- errors
 
@@ -356,7 +224,8 @@ class MailApp(App[None]):
         self.notify(text, title="Error", severity="error", timeout=10, markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A worker of the app failed: say so and keep running (it logged nothing itself)."""
+        """A worker of the app failed: say so and keep running (it logged nothing itself).
+        The main screen reports its own workers alike (the message does not bubble)."""
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.report_error(event.worker.name or "A background task", event.worker.error)
 
@@ -375,372 +244,14 @@ class MailApp(App[None]):
         self.internal_error = error
         self.exit(return_code=1)
 
-    # ----------------------------------------------------------------- backend events
-
-    @work(group="backend-events", exclusive=True, exit_on_error=False, name="Following changes")
-    async def _watch_backend(self, subscription: Subscription[BackendEvent]) -> None:
-        with subscription:
-            async for event in subscription:
-                try:
-                    self._on_backend_event(event)
-                except Exception as error:  # one bad event must not stop the others
-                    self.report_error("Showing a change", error)
-
-    def _on_backend_event(self, event: BackendEvent) -> None:
-        if isinstance(event, MessagesUpdated):
-            from tui.search_view import SearchSource  # loaded when first used, not at start
-
-            listed = self.message_list.folder_id
-            spans = isinstance(self.message_list.source, SearchSource)
-            if event.folder_id is None or event.folder_id == listed or spans:
-                self.message_list.reload(event.uids)
-            if event.folder_id is None:
-                self._refresh_folders()
-        elif isinstance(event, FoldersUpdated | CountsUpdated):
-            self._refresh_folders()
-        elif isinstance(event, BodyAvailable):
-            waiting = self.reader.display and not self.reader.body_shown
-            # The body may be new or replaced: a layout of the old one is stale.
-            self._prerendered.pop((event.folder_id, event.uid), None)
-            # Not for the reader's own download (storing it announces it): that would lay
-            # the message out twice at once, each layout slowing the other.
-            loading = (event.folder_id, event.uid) in self._loading_bodies
-            if waiting and not loading and self._reader_shows(event.folder_id, event.uid):
-                self._load_body(event.folder_id, event.uid)
-        elif isinstance(event, ConnectionState):
-            self.status_bar.set_connection(event.account, event.text)
-        elif isinstance(event, OperationsState):
-            self.status_bar.set_operations(event.pending, event.failed)
-            self._queue_changed()
-        elif isinstance(event, Notice):
-            self.notify(clean(event.text), severity=event.severity, timeout=8, markup=False)
-            self._queue_changed()  # a refused change is also a changed queue
-        elif isinstance(event, NewMailNotice):
-            self._new_mail(event)
-
-    def _queue_changed(self) -> None:
-        # Attributes down: an open queue view (perhaps under its confirmation) re-reads.
-        if len(self.screen_stack) == 1:
-            return  # only the main screen: no queue view (and no need to import it)
-        from tui.screens.queue import QueueScreen  # loaded when first used, not at start
-
-        for screen in self.screen_stack:
-            if isinstance(screen, QueueScreen):
-                screen.queue_changed()
-
-    def _new_mail(self, event: NewMailNotice) -> None:
-        sender = clean(event.sender, max_length=60) or "unknown sender"
-        subject = clean(event.subject, max_length=120) or "(no subject)"
-        folder = clean(event.folder, max_length=60)
-        if event.count == 1:
-            text = f"{sender}: {subject}"
-            title = f"New mail in {folder}"
-        else:
-            text = f"Latest: {sender}: {subject}"
-            title = f"{event.count} new messages in {folder}"
-        self.notify(clean(text), title=clean(title), timeout=6, markup=False)
-        if self.bell_on_new_mail:
-            self.bell()
-
-    @work(group="folders", exclusive=True, exit_on_error=False, name="Reading the folders")
-    async def _refresh_folders(self) -> None:
-        # Exclusive: a burst of count changes costs one re-read, not one each.
-        accounts = list(await self.backend.accounts())
-        folders = await self.backend.folders()
-        if accounts != self._accounts:  # a first sync created the account meanwhile
-            self._accounts = accounts
-        self.folder_tree.show_folders(self._accounts, folders)
-        if self.message_list.folder_id is None:
-            # Nothing listed yet (a first start: the folders arrive with the first sync).
-            self._open_first_folder(folders)
-
-    # ----------------------------------------------------------------- routing
-
-    @on(FolderTree.FolderChosen)
-    def _folder_chosen(self, event: FolderTree.FolderChosen) -> None:
-        self.open_folder(event.folder)
-        self.message_list.focus()
-
-    @on(MessageList.Opened)
-    def _message_opened(self, event: MessageList.Opened) -> None:
-        from tui.search_view import ThreadSource  # loaded when first used, not at start
-
-        source = self.message_list.source
-        if isinstance(source, ThreadSource) and source.is_collapsed_thread(event.uid):
-            self.call_later(self.action_toggle_thread)  # Enter on a collapsed thread shows it
-            return
-        if self._is_drafts(event.folder_id):
-            self._offer_resume(event.folder_id, event.uid)
-            return
-        # A pending rest timer would parse again what the reader is about to parse.
-        self.workers.cancel_group(self, "prerender")
-        self._open_message(event.folder_id, event.uid)
-
-    def _is_drafts(self, folder_id: int) -> bool:
-        # RFC 6154 \Drafts: a message there is offered for editing, as mutt's "recall".
-        return any(
-            folder.id == folder_id and folder.special_use == "\\Drafts"
-            for folder in self.folder_tree.folders()
-        )
-
-    def _offer_resume(self, folder_id: int, uid: int) -> None:
-        from tui.screens.compose import ResumeOffer  # loaded when first used, not at start
-
-        async def chosen(edit: bool | None) -> None:
-            if edit:
-                await self._compose("resume", folder_id, uid)
-            elif edit is not None:
-                self._open_message(folder_id, uid)
-
-        self.push_screen(ResumeOffer(), chosen)
-
-    @on(MessageList.CursorMoved)
-    def _first_rows_shown(self, event: MessageList.CursorMoved) -> None:
-        # The first CursorMoved comes with the first page: once it is painted, the backend
-        # may load and start the sync engine without delaying what the user sees.
-        first = not self._told_ui_ready
-        if first:
-            self._told_ui_ready = True
-            self._release_first_frame()
-            self.call_after_refresh(self.backend.ui_ready)
-        now = time.monotonic()
-        # The first rows are not a step: start-up has better things to do than layouts.
-        step = not first and now - self._last_cursor_move >= KEY_REPEAT_GAP
-        self._last_cursor_move = now
-        if event.uid is None:
-            self.workers.cancel_group(self, "prerender")
-        else:
-            self._prerender(event.folder_id, event.uid, at_once=step)
-
-    @on(MessageList.LoadFailed)
-    def _load_failed(self, event: MessageList.LoadFailed) -> None:
-        self._release_first_frame()
-        self.report_error("Reading messages", event.error)
-
-    def _release_first_frame(self) -> None:
-        """Let the screen update (it may have waited for the first rows); once is enough."""
-        self._first_frame.close()
-        if self._on_first_frame is not None:
-            self.call_after_refresh(self._on_first_frame)
-            self._on_first_frame = None
-
-    @on(MessageList.ActionRequested)
-    async def _action_requested(self, event: MessageList.ActionRequested) -> None:
-        kind = _COMPOSE_KINDS.get(event.action)
-        if kind is not None:
-            uid = event.uids[0] if event.uids else None
-            await self._compose(kind, event.folder_id, uid)
-            return
-        if event.action == "move":
-            self._pick_move_target(event.folder_id, event.uids)
-            return
-        request = _request_for(event.action, event.folder_id, event.uids, event.value)
-        if request is None:
-            self.report_error(
-                event.action.replace("_", " ").capitalize(),
-                ValueError(f"unknown action {event.action!r}"),
-            )
-            return
-        await self._perform(request)
-
-    async def _compose(self, kind: ComposeKind, folder_id: int, uid: int | None) -> None:
-        try:
-            start = await self.backend.compose(kind, folder_id, uid)
-        except Exception as error:
-            self.report_error(kind.replace("_", " ").capitalize(), error)
-            return
-        if isinstance(start, str):
-            self._note(start)
-        else:
-            self._write_message(start)
-
-    @work(group="compose", exit_on_error=False, name="Writing a message")
-    async def _write_message(self, start: ComposeStart) -> None:
-        # A worker: the flow waits on screens (push_screen_wait) and on the editor.
-        from tui.compose_flow import run_compose  # loaded when first used, not at start
-
-        self._note(await run_compose(self, self.backend, start, self.report_error))
-
-    def _pick_move_target(self, folder_id: int, uids: tuple[int, ...]) -> None:
-        from tui.screens.folder_picker import FolderPicker  # loaded when first used, not at start
-
-        folders = [f for f in self.folder_tree.folders() if f.id != folder_id]
-
-        async def chosen(dest: int | None) -> None:
-            if dest is not None:
-                await self._perform(Move(folder_id, uids, dest))
-
-        self.push_screen(FolderPicker(folders), chosen)
-
-    async def _perform(self, request: ActionRequest) -> None:
-        try:
-            summary = await self.backend.perform(request)
-        except Exception as error:  # the backend reports; the UI must stay up
-            self.report_error(request.title, error)
-            return
-        if isinstance(request, ConsumingRequest):
-            self.message_list.clear_selection()
-            if self.reader.display and self.reader.uid in request.uids:
-                self._close_reader()
-        if not request.implicit:
-            self._note(summary)
-
-    def _note(self, summary: str) -> None:
-        self.status_bar.set_note(summary)
-
-    # ----------------------------------------------------------------- reader
-
-    @work(group="reader", exclusive=True, exit_on_error=False, name="Opening the message")
-    async def _open_message(self, folder_id: int, uid: int) -> None:
-        headers = await self.backend.message(folder_id, uid)
-        if headers is None:
-            self._note("That message is gone")
-            return
-        row = self.message_list.row_at(self.message_list.cursor)
-        # A pre-render still waiting for the cursor to rest would lay out this message a
-        # second time beside the reader's own; one already running goes on (shielded) and
-        # the reader waits for it.
-        self.workers.cancel_group(self, "prerender")
-        ready = self._take_prerendered((folder_id, uid))
-        self.message_list.display = False
-        self.reader.display = True
-        self.reader.show_headers(folder_id, headers)
-        if ready is not None:
-            # Laid out while the cursor rested on it: opening is only swapping the pane.
-            self.prerender_hits += 1
-            self.reader.show_message(ready)
-        self.reader.focus()
-        located = self.message_list.locate(row.uid) if row is not None else None
-        if row is not None and located == (folder_id, uid) and not row.seen:
-            # Opening a message reads it (RFC 3501 2.3.2 \Seen), as every client does.
-            await self._perform(SetRead(folder_id, (uid,), True, implicit=True))
-        if ready is None:
-            await self._show_body(folder_id, uid)
-
-    def _reader_shows(self, folder_id: int, uid: int) -> bool:
-        """Whether the reader still shows this message (a download may outlive the user's
-        interest: its result is dropped once they moved on)."""
-        return (self.reader.folder_id, self.reader.uid) == (folder_id, uid)
-
-    @work(group="reader-body", exclusive=True, exit_on_error=False, name="Showing the message")
-    async def _load_body(self, folder_id: int, uid: int) -> None:
-        await self._show_body(folder_id, uid)
-
-    async def _show_body(self, folder_id: int, uid: int) -> None:
-        key = (folder_id, uid)
-        self._loading_bodies.add(key)
-        try:
-            raw = await self.backend.body(folder_id, uid)
-        except Exception as error:
-            # Shown where the user looks (the reader), in words; the log gets the details.
-            log.info("body of %s/%s: %r", folder_id, uid, error)
-            if self._reader_shows(folder_id, uid):
-                self.reader.show_error(f"Could not download this message: {describe_error(error)}")
-            return
-        finally:
-            self._loading_bodies.discard(key)
-        if not self._reader_shows(folder_id, uid):
-            return  # the user moved on meanwhile
-        if raw is None:
-            self.reader.show_missing()
-            return
-        pending = self._prerendering.get((folder_id, uid))
-        if pending is not None:
-            # Being laid out already (the cursor rested on it): wait for that, not parse twice.
-            rendered = await asyncio.shield(pending)
-        else:
-            styles = self.reader.styles_for_render()
-            # Parsing a big message (MIME walk, HTML layout) must not stall the UI loop.
-            rendered = await asyncio.to_thread(render_message, raw, styles)
-        if self._reader_shows(folder_id, uid):
-            self.reader.show_message(rendered)
-
-    @on(Reader.WholeMessageWanted)
-    def _whole_message_wanted(self, event: Reader.WholeMessageWanted) -> None:
-        self._load_whole(event.folder_id, event.uid)
-
-    @work(group="reader-whole", exclusive=True, exit_on_error=False, name="Downloading attachments")
-    async def _load_whole(self, folder_id: int, uid: int) -> None:
-        """Download the whole of a message shown text first, show it, and let the reader
-        carry on with the save or open that asked for it."""
-        try:
-            raw = await self.backend.whole_body(folder_id, uid)
-        except Exception as error:
-            log.info("whole body of %s/%s: %r", folder_id, uid, error)
-            if self._reader_shows(folder_id, uid):
-                self.reader.whole_failed(describe_error(error))
-            return
-        if not self._reader_shows(folder_id, uid):
-            return  # the user moved on; the message is stored for next time anyway
-        if raw is None:
-            self.reader.whole_failed("the server no longer has this message")
-            return
-        styles = self.reader.styles_for_render()
-        rendered = await asyncio.to_thread(render_message, raw, styles)
-        if self._reader_shows(folder_id, uid):
-            self.reader.show_whole(rendered)
-
-    def _take_prerendered(self, key: MessageKey) -> RenderedMessage | None:
-        entry = self._prerendered.get(key)
-        if entry is None or entry[0] != self.reader.styles_for_render():
-            return None  # not laid out, or with other styles (the theme changed since)
-        self._prerendered.move_to_end(key)
-        return entry[1]
-
-    @work(group="prerender", exclusive=True, exit_on_error=False, name="Preparing the message")
-    async def _prerender(self, folder_id: int, uid: int, *, at_once: bool = False) -> None:
-        """Lay out the message the list cursor rests on, if its body is stored here, so that
-        Enter only has to swap the pane. Cancelled by the next cursor move (exclusive).
-
-        ``at_once``: the cursor stepped here (no key held down): a small message is laid out
-        without waiting (see `PRERENDER_AT_ONCE_MAX`); otherwise once the key is let go
-        (`KEY_RELEASE_WAIT`). A big message waits for the cursor to rest (`PRERENDER_DELAY`)."""
-        key = (folder_id, uid)
-        waited = 0.0 if at_once else KEY_RELEASE_WAIT
-        await asyncio.sleep(waited)  # a key held down moves on before this
-        if key in self._prerendered or key in self._prerendering:
-            return
-        raw = await self.backend.cached_body(folder_id, uid)  # never a download
-        if raw is None or key in self._prerendered or key in self._prerendering:
-            return
-        if len(raw) > PRERENDER_AT_ONCE_MAX:
-            await asyncio.sleep(PRERENDER_DELAY - waited)  # a big one once the cursor rests
-            if key in self._prerendered or key in self._prerendering:
-                return
-        styles = self.reader.styles_for_render()
-        future = asyncio.get_running_loop().run_in_executor(None, render_message, raw, styles)
-        self._prerendering[key] = future
-
-        def done(finished: asyncio.Future[RenderedMessage]) -> None:
-            # Kept even when this worker was cancelled meanwhile: the work is done anyway.
-            if self._prerendering.get(key) is finished:
-                del self._prerendering[key]
-            if finished.cancelled() or finished.exception() is not None:
-                return  # the reader parses it again on Enter and says what went wrong
-            self._prerendered[key] = (styles, finished.result())
-            self._prerendered.move_to_end(key)
-            while len(self._prerendered) > PRERENDER_KEEP:
-                self._prerendered.popitem(last=False)
-
-        future.add_done_callback(done)
-        await asyncio.shield(future)
-
-    def _close_reader(self) -> None:
-        if self.reader.display:
-            self.reader.display = False
-            self.message_list.display = True
-            self.message_list.focus()
-
     # ----------------------------------------------------------------- app actions
+
+    # The "app" bindings stay on the app (active over every screen, as before); what they
+    # act on is the main screen's.
 
     def action_back_or_quit(self) -> None:
         """q: leave the reader, then the filter, then the app."""
-        if self.reader.display:
-            self._close_reader()
-        elif self._filter is not None:
-            self._clear_filter(reload=True)
-        else:
-            self.exit()
+        self.main_screen.back_or_quit()
 
     def action_help(self) -> None:
         """Show every key binding."""
@@ -751,183 +262,31 @@ class MailApp(App[None]):
 
     def action_queue(self) -> None:
         """Show the changes and outgoing mail waiting for the server (retry, discard)."""
-        from tui.screens.queue import QueueScreen  # loaded when first used, not at start
-
-        if not any(isinstance(screen, QueueScreen) for screen in self.screen_stack):
-            self.push_screen(QueueScreen(self.backend, report_error=self.report_error))
-
-    @on(StatusBar.QueueClicked)
-    def _queue_clicked(self, event: StatusBar.QueueClicked) -> None:
-        self.action_queue()
+        self.main_screen.show_queue()
 
     def action_switch_pane(self) -> None:
         """Tab: folders -> list (or reader) -> folders."""
-        main: MessageList | Reader = self.reader if self.reader.display else self.message_list
-        if self.focused is self.folder_tree:
-            main.focus()
-        else:
-            self.folder_tree.focus()
+        self.main_screen.switch_pane()
 
     async def action_undo(self) -> None:
         """Undo the last operation."""
-        try:
-            summary = await self.backend.undo()
-        except Exception as error:
-            self.report_error("Undo", error)
-            return
-        self._note(summary or "Nothing to undo")
+        await self.main_screen.actions.undo()
 
     def action_filter(self) -> None:
         """Show the filter input for the listed folder (results as you type)."""
-        self._show_search_input(search_all=False)
+        self.main_screen.search_control.show_input(search_all=False)
 
     def action_search(self) -> None:
         """Show the search input for every folder (results as you type)."""
-        self._show_search_input(search_all=True)
-
-    def _show_search_input(self, *, search_all: bool) -> None:
-        if self.message_list.folder_id is None:
-            return
-        self._close_reader()
-        box = self.query_one("#filter", Input)
-        if search_all != self._search_all:
-            self._search_all = search_all
-            box.value = ""
-        else:
-            box.value = self._filter or ""
-        box.placeholder = "search all folders…" if search_all else "filter this folder…"
-        box.display = True
-        self._search_note("")
-        box.focus()
-
-    def _search_note(self, text: str) -> None:
-        note = self.query_one("#search-note", Static)
-        note.update(as_content(clean(text)))
-        note.display = bool(text) and self.query_one("#filter", Input).display
-
-    @on(Input.Changed, "#filter")
-    def _filter_typed(self, event: Input.Changed) -> None:
-        if event.input.display and self.focused is event.input:
-            self._run_search(event.value.strip(), delay=0.15)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        event.input.display = False
-        self.query_one("#search-note", Static).display = False
-        self.message_list.focus()
-        self._run_search(event.value.strip(), delay=0.0)
-
-    @work(group="search", exclusive=True, exit_on_error=False, name="Searching")
-    async def _run_search(self, query: str, delay: float) -> None:
-        # Exclusive: each keystroke cancels the search before it, its server phase included;
-        # the pause lets fast typing through without a query per key.
-        from sync.search.query import QueryError
-        from tui.search_view import SearchSource  # loaded when first used, not at start
-
-        if delay:
-            await asyncio.sleep(delay)
-        listed = self.message_list.source
-        home = listed.folder_id if listed is not None else None
-        if home is None:
-            return
-        if not query:
-            self._clear_filter(reload=True, cancel=False)
-            return
-        try:
-            if self._search_all:
-                source = await self.backend.search_source(home, query)
-            else:
-                source = await self.backend.filtered_source(home, query)
-        except QueryError as error:
-            self._search_note(error.reason)  # words under the input, never a traceback
-            return
-        except Exception as error:
-            self.report_error("Searching", error)
-            return
-        if source is None:
-            self._search_note("Search is not available here")
-            return
-        self._filter = query
-        self._threads = False
-        self.message_list.set_source(source)
-        scope = "all folders" if self._search_all else "this folder"
-        self._note(clean(f"Search in {scope}: {query} (q clears)"))
-        self._search_note("")
-        if isinstance(source, SearchSource) and source.has_server_phase:
-            await self._server_phase(source)
-
-    async def _server_phase(self, source: SearchSource) -> None:
-        self._search_note("Local results; asking the server about messages not downloaded…")
-        offline: list[str] = []
-        not_synced = 0
-        async for news in source.server_results():
-            if news.unavailable is not None:
-                offline.append(news.unavailable)
-            not_synced += news.not_synced
-            if news.hits and self.message_list.source is source:
-                self.message_list.reload()
-        found = source.server_count
-        parts = [f"{found} more on the server ([server])" if found else "none more on the server"]
-        if not_synced:
-            parts.append(f"{not_synced} appear after the next sync")
-        if offline:
-            parts = ["Offline: local results only", *offline]
-        text = "; ".join(parts)
-        self._search_note(text)
-        self._note(text)
+        self.main_screen.search_control.show_input(search_all=True)
 
     async def action_toggle_threads(self) -> None:
         """Show the listed folder as threads, or flat again."""
-        folder_id = self.message_list.folder_id
-        if folder_id is None:
-            return
-        threads = self._threads
-        self._clear_filter(reload=False)
-        if threads:
-            self.message_list.set_source(self.backend.source(folder_id))
-            self._note("Flat list")
-            return
-        source = await self.backend.thread_source(folder_id)
-        if source is None:
-            self._note("Threads are not available for this folder")
-            return
-        self._threads = True
-        self.message_list.set_source(source)
-        self._note("Threads (Enter or v expands, T: flat list)")
+        await self.main_screen.search_control.toggle_threads()
 
     async def action_toggle_thread(self) -> None:
         """Expand or collapse the thread under the cursor (in the thread view)."""
-        from tui.search_view import ThreadSource  # loaded when first used, not at start
-
-        source = self.message_list.source
-        uid = self.message_list.cursor_uid
-        if not isinstance(source, ThreadSource) or uid is None:
-            return
-        head = source.head_uid(uid)
-        if await source.toggle(uid):
-            if head is not None and head != uid:
-                self.message_list.move_cursor_to_uid(head)  # collapsing from inside
-            self.message_list.reload()
-
-    def on_key(self, event: events.Key) -> None:
-        """Esc in the filter input hides it."""
-        box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.display and self.focused is box:
-            box.display = False
-            self.query_one("#search-note", Static).display = False
-            self.message_list.focus()
-
-    def _clear_filter(self, *, reload: bool, cancel: bool = True) -> None:
-        if cancel:
-            self.workers.cancel_group(self, "search")
-        self._threads = False
-        if self._filter is None:
-            return
-        self._filter = None
-        folder_id = self.message_list.folder_id
-        if reload and folder_id is not None:
-            self.message_list.set_source(self.backend.source(folder_id))
-            self._note("Filter cleared")
+        await self.main_screen.search_control.toggle_thread()
 
     # ----------------------------------------------------------------- command palette
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["describe_error"]
+from collections.abc import Callable
+
+__all__ = ["ReportError", "describe_error"]
+
+ReportError = Callable[[str, BaseException], None]
+"""`MailApp.report_error`, as the screens and controllers get it: the log gets the
+traceback, the user a sentence."""
 
 
 def describe_error(error: BaseException) -> str:

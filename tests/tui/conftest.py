@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import tui.app
 from tests.tui.helpers import RECORDER
+from tui.controllers import reader as controller
 from tui.widgets.reader import ReaderStyles, RenderedMessage, render_message
 
 
@@ -37,12 +37,12 @@ def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def rendered_uids(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every raw message the app lays out (the app's `render_message`, counted)."""
+    """Every raw message the app lays out (the reader controller's `render_message`, counted)."""
     calls: list[bytes] = []
 
     def counting(raw: bytes, styles: ReaderStyles) -> RenderedMessage:
         calls.append(raw)
         return render_message(raw, styles)
 
-    monkeypatch.setattr(tui.app, "render_message", counting)
+    monkeypatch.setattr(controller, "render_message", counting)
     return calls

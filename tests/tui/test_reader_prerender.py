@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-import tui.app
 from tests.tui.helpers import wait_for_rows, wait_until
 from tests.tui.memory import MemoryBackend
-from tui.app import PRERENDER_DELAY, MailApp
+from tui.app import MailApp
+from tui.controllers import reader as controller
+from tui.controllers.reader import PRERENDER_DELAY
 
 SIZE = (110, 30)
 
@@ -46,8 +47,8 @@ async def test_scrolling_past_messages_lays_out_none_of_them(
     # Pilot presses keys further apart than a terminal repeats a held key: make the gap
     # wide enough for these presses to count as a key held down, and the wait that tells
     # a let-go key as long as the rest (Pilot's presses come closer than that).
-    monkeypatch.setattr(tui.app, "KEY_REPEAT_GAP", 60.0)
-    monkeypatch.setattr(tui.app, "KEY_RELEASE_WAIT", PRERENDER_DELAY)
+    monkeypatch.setattr(controller, "KEY_REPEAT_GAP", 60.0)
+    monkeypatch.setattr(controller, "KEY_RELEASE_WAIT", PRERENDER_DELAY)
     backend = MemoryBackend(inbox_size=20)
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
@@ -67,8 +68,8 @@ async def test_a_small_message_is_laid_out_once_a_held_key_is_let_go(
     rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not after the whole rest: Enter soon after letting go of ``j`` finds it ready."""
-    monkeypatch.setattr(tui.app, "KEY_REPEAT_GAP", 60.0)  # every press is a held key
-    monkeypatch.setattr(tui.app, "PRERENDER_DELAY", 60.0)  # the rest never comes
+    monkeypatch.setattr(controller, "KEY_REPEAT_GAP", 60.0)  # every press is a held key
+    monkeypatch.setattr(controller, "PRERENDER_DELAY", 60.0)  # the rest never comes
     backend = MemoryBackend(inbox_size=5)
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
@@ -76,7 +77,7 @@ async def test_a_small_message_is_laid_out_once_a_held_key_is_let_go(
         await pilot.press("down")
         await pilot.press("down")
         uid = cursor_uid(app)
-        await pilot.pause(tui.app.KEY_RELEASE_WAIT * 4)  # the key is let go: time passes
+        await pilot.pause(controller.KEY_RELEASE_WAIT * 4)  # the key is let go: time passes
         assert (1, uid) in app._prerendered
         assert f"Body of {uid}.".encode() in rendered_uids[-1]
 
@@ -111,26 +112,26 @@ async def test_the_cache_keeps_only_the_last_few(rendered_uids: list[bytes]) -> 
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
         rested: list[int] = []
-        for step in range(tui.app.PRERENDER_KEEP + 2):
+        for step in range(controller.PRERENDER_KEEP + 2):
             if step:
                 await pilot.press("down")
             uid = cursor_uid(app)
             await wait_until(pilot, lambda: (1, uid) in app._prerendered)  # noqa: B023
             rested.append(uid)
         assert len(set(rested)) == len(rested)
-        assert list(app._prerendered) == [(1, uid) for uid in rested[-tui.app.PRERENDER_KEEP :]]
+        assert list(app._prerendered) == [(1, uid) for uid in rested[-controller.PRERENDER_KEEP :]]
 
 
 async def test_a_step_lays_out_a_small_message_without_waiting_for_rest(
     rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No rest would ever be long enough: only the step path can lay the message out.
-    monkeypatch.setattr(tui.app, "PRERENDER_DELAY", 60.0)
+    monkeypatch.setattr(controller, "PRERENDER_DELAY", 60.0)
     backend = MemoryBackend(inbox_size=5)
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
-        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)  # a step, not a held key
+        await pilot.pause(controller.KEY_REPEAT_GAP * 2)  # a step, not a held key
         await pilot.press("down")
         uid = cursor_uid(app)
         await wait_until(pilot, lambda: (1, uid) in app._prerendered)
@@ -143,13 +144,13 @@ async def test_a_step_lays_out_a_small_message_without_waiting_for_rest(
 async def test_a_step_onto_a_big_message_waits_for_rest(
     rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tui.app, "PRERENDER_DELAY", 60.0)
-    monkeypatch.setattr(tui.app, "PRERENDER_AT_ONCE_MAX", 10)  # every message is "big"
+    monkeypatch.setattr(controller, "PRERENDER_DELAY", 60.0)
+    monkeypatch.setattr(controller, "PRERENDER_AT_ONCE_MAX", 10)  # every message is "big"
     backend = MemoryBackend(inbox_size=5)
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
-        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)  # a step, not a held key
+        await pilot.pause(controller.KEY_REPEAT_GAP * 2)  # a step, not a held key
         before = len(rendered_uids)
         await pilot.press("down")
         await pilot.pause(0.3)  # no layout may start in this time (only after a rest)
@@ -161,12 +162,12 @@ async def test_enter_before_the_rest_lays_the_message_out_once(
     rendered_uids: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pre-render still waiting for the rest is dropped: the reader's layout is enough."""
-    monkeypatch.setattr(tui.app, "PRERENDER_AT_ONCE_MAX", 10)  # every message is "big"
+    monkeypatch.setattr(controller, "PRERENDER_AT_ONCE_MAX", 10)  # every message is "big"
     backend = MemoryBackend(inbox_size=5)
     app = MailApp(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(pilot, app.message_list)
-        await pilot.pause(tui.app.KEY_REPEAT_GAP * 2)  # a step, not a held key
+        await pilot.pause(controller.KEY_REPEAT_GAP * 2)  # a step, not a held key
         await pilot.press("down")
         uid = cursor_uid(app)
         await pilot.press("enter")  # before PRERENDER_DELAY

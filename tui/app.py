@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import ClassVar
 
+from textual import events
+from textual.actions import ActionParseResult
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widget import AwaitMount
+from textual.widgets import Input
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from tui.controllers.reader import MessageKey
@@ -74,6 +79,21 @@ log = logging.getLogger(__name__)
 BackgroundJob = tuple[str, Callable[[], Awaitable[None]]]
 """A named coroutine function the app runs as a worker for its lifetime (the demo's phone)."""
 
+TYPE_AHEAD_WAIT = 0.5
+"""After a key that opens an input (filter, search, the move picker, writing mail), how long
+keys typed ahead are held for it while it opens (s); then they go to wherever focus is."""
+_OPENS_INPUT = frozenset(
+    {
+        "filter",
+        "search",
+        "request('move')",
+        "request('reply')",
+        "request('reply_all')",
+        "request('forward')",
+        "request('compose')",
+    }
+)
+
 FIRST_FRAME_WAIT = 0.3
 """How long the first frame may wait for the listed folder's first rows (s). Painting the
 panes empty and then again with the rows costs the first frame twice, on the start-up path."""
@@ -106,6 +126,7 @@ class MailApp(App[None]):
         self.bell_on_new_mail = bell_on_new_mail
         self._background = tuple(background)
         self._first_frame = contextlib.ExitStack()
+        self._held_keys: list[events.Key] | None = None  # typed ahead of an input
         self.errors: list[str] = []
         """Every error reported to the user this session, in words (tests read it)."""
         self.internal_error: BaseException | None = None
@@ -289,6 +310,53 @@ class MailApp(App[None]):
         await self.main_screen.search_control.toggle_thread()
 
     # ----------------------------------------------------------------- command palette
+
+    async def _on_key(self, event: events.Key) -> None:
+        # A key that bubbled up here was forwarded to the widget focused when it arrived.
+        # Typed ahead of a focus change ("/" or "m", then a folder's name), it belongs to the
+        # input that has focus now, not to the bindings ("a" would archive, "d" delete).
+        # Textual then runs App._on_key (the bindings) unless the default is prevented.
+        if self._held_keys is not None:
+            event.prevent_default()
+            self._held_keys.append(events.Key(event.key, event.character))
+            return
+        focused = self.screen.focused
+        if event.is_printable and isinstance(focused, Input):
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """Run an action; after one that opens an input, hold the keys typed ahead until
+        it has focus (see ``TYPE_AHEAD_WAIT``)."""
+        ran = await super().run_action(action, default_namespace, namespaces)
+        if ran and isinstance(action, str) and action in _OPENS_INPUT:
+            self._hold_keys()
+        return ran
+
+    def _hold_keys(self) -> None:
+        if self._held_keys is not None:
+            return
+        self._held_keys = []
+        screen, focused = self.screen, self.screen.focused
+        started = time.monotonic()
+
+        def release() -> None:
+            # Once the input has focus (its screen is up), or the wait is over: the held
+            # keys go in order to whatever has focus then, as if typed now.
+            moved = self.screen is not screen or self.screen.focused is not focused
+            if not moved and time.monotonic() - started < TYPE_AHEAD_WAIT:
+                return
+            timer.stop()
+            held, self._held_keys = self._held_keys or [], None
+            for key in held:
+                self.post_message(key)
+
+        timer = self.set_interval(0.01, release)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Every bound action is also a command (ctrl+p), titled by its description; the

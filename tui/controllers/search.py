@@ -79,7 +79,9 @@ class SearchController:
         box.placeholder = "search all folders…" if search_all else "filter this folder…"
         box.display = True
         self._say("")
-        box.focus()
+        # At once, not with Widget.focus (deferred with call_later): keys typed right after
+        # "/" are already queued, and must reach the input, not the list ("c" composes).
+        box.screen.set_focus(box)
 
     def _say(self, text: str) -> None:
         # The line under the input: why a query cannot run, or what the server phase found.

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Self
 
 __all__ = [
+    "SEPARATORS",
     "SPECIAL_USE_FOLDERS",
     "DovecotError",
     "DovecotServer",
@@ -61,6 +62,8 @@ SPECIAL_USE_FOLDERS: dict[str, str] = {
 REDUCED_CAPABILITY = "IMAP4rev1 LITERAL+ SASL-IR IDLE"
 #: A server of the oldest kind still met: IMAP4rev1 and nothing else (no IDLE, no NOTIFY).
 REV1_CAPABILITY = "IMAP4rev1"
+#: The hierarchy separators a private server can have (``DovecotServer.start(separator=...)``).
+SEPARATORS = ("/", ".")
 
 _HOST = "127.0.0.1"
 _START_TIMEOUT = 20.0
@@ -202,6 +205,21 @@ def _greets(port: int, context: ssl.SSLContext | None) -> bool:
         return False
 
 
+def _layout_text(separator: str) -> str:
+    """``mail_location`` for a hierarchy separator: the layout decides what names may hold."""
+    if separator == "/":
+        return (
+            '# LAYOUT=fs: the hierarchy separator is "/" and names may contain ".".\n'
+            "mail_location = maildir:~/Maildir:LAYOUT=fs"
+        )
+    # Maildir++ (Courier's layout, the one most "." servers run): every folder is a directory
+    # ".Parent.Child" beside INBOX's cur/new/tmp, so a name cannot hold a "." of its own.
+    return (
+        '# Maildir++: the hierarchy separator is "." and names may not contain it.\n'
+        "mail_location = maildir:~/Maildir"
+    )
+
+
 def _config_text(
     *,
     base: Path,
@@ -212,6 +230,7 @@ def _config_text(
     cert: Path,
     key: Path,
     capability: str | None,
+    separator: str,
 ) -> str:
     mailboxes = "\n".join(
         f"  mailbox {name} {{\n    auto = subscribe\n    special_use = {flag}\n  }}"
@@ -261,8 +280,7 @@ userdb {{
   args = username_format=%u {base / "users"}/%u
 }}
 
-# LAYOUT=fs: the hierarchy separator is "/" and names may contain ".".
-mail_location = maildir:~/Maildir:LAYOUT=fs
+{_layout_text(separator)}
 mail_plugins =
 mail_fsync = never
 mailbox_list_index = yes
@@ -271,7 +289,7 @@ mail_max_userip_connections = 1000
 
 namespace inbox {{
   inbox = yes
-  separator = /
+  separator = {separator}
 {mailboxes}
 }}
 
@@ -320,6 +338,7 @@ class DovecotServer:
     ca_file: Path
     capability: str | None
     base_dir: Path
+    separator: str
 
     def __init__(
         self,
@@ -329,8 +348,10 @@ class DovecotServer:
         key: Path,
         capability: str | None,
         identity: _Identity,
+        separator: str = "/",
     ) -> None:
         self.host = _HOST
+        self.separator = separator
         self.base_dir = base_dir
         self.imap_port = 0
         self.imaps_port = 0
@@ -352,16 +373,25 @@ class DovecotServer:
 
     @classmethod
     def start(
-        cls, base_dir: Path, *, reduced: bool = False, capability: str | None = None
+        cls,
+        base_dir: Path,
+        *,
+        reduced: bool = False,
+        capability: str | None = None,
+        separator: str = "/",
     ) -> DovecotServer:
         """Start Dovecot with its config, state and mail under ``base_dir`` (created if absent).
 
         ``reduced`` advertises :data:`REDUCED_CAPABILITY`; ``capability`` any other list (e.g.
-        :data:`REV1_CAPABILITY`). Waits until both ports greet. Raises DovecotError with Dovecot's
-        log if it does not start.
+        :data:`REV1_CAPABILITY`). ``separator`` is the hierarchy separator (RFC 3501 §5.1.1):
+        ``"/"`` (Maildir LAYOUT=fs, names may hold ".") or ``"."`` (Maildir++, the layout of
+        Courier and of many hosted Dovecots; names may hold "/" but not "."). Waits until both
+        ports greet. Raises DovecotError with Dovecot's log if it does not start.
         As root, every directory above ``base_dir`` gets the x bit for others (the mail processes
         run as the ``mail`` user and must reach the mail).
         """
+        if separator not in SEPARATORS:
+            raise ValueError(f"separator must be one of {SEPARATORS}, not {separator!r}")
         base_dir = Path(base_dir).absolute()
         base_dir.mkdir(parents=True, exist_ok=True)
         _refuse_if_running(base_dir)  # before anything here is rewritten
@@ -383,6 +413,7 @@ class DovecotServer:
             key=key,
             capability=capability or (REDUCED_CAPABILITY if reduced else None),
             identity=identity,
+            separator=separator,
         )
         for attempt in range(3):
             try:
@@ -422,6 +453,7 @@ class DovecotServer:
                 cert=self.ca_file,
                 key=self._key,
                 capability=self.capability,
+                separator=self.separator,
             )
         )
         log = self.base_dir / "dovecot.log"
@@ -599,7 +631,8 @@ class DovecotServer:
         return self.base_dir / "mail" / username
 
     def maildir(self, username: str) -> Path:
-        """The root of the user's Maildir (INBOX; other folders are subdirectories, LAYOUT=fs)."""
+        """The root of the user's Maildir: INBOX; other folders are subdirectories (LAYOUT=fs)
+        or ``.Parent.Child`` directories beside INBOX's (Maildir++, the "." server)."""
         return self.home(username) / "Maildir"
 
     def ensure_maildir(self, username: str) -> Path:

@@ -655,6 +655,7 @@ async def _roll_back(unit: StoreWriter, account_id: int, op: QueuedOp) -> None:
                     op.folder_id,
                     op.folder_name,
                     change.old_display or decode_mailbox(op.folder_name),
+                    inferiors=True,
                 )
         case DeleteFolder():
             pass  # the folder comes back with the next folder-list sync

@@ -26,6 +26,7 @@ published after the rollback commits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -562,8 +563,7 @@ class Replayer:
                             raise
                     await client.subscribe(name)
                 case RenameFolder():
-                    await client.rename(name, decode_mailbox(change.new))
-                    await client.subscribe(decode_mailbox(change.new))
+                    await self._rename(client, op, name, decode_mailbox(change.new))
                 case DeleteFolder():
                     try:
                         await client.delete(name)
@@ -578,6 +578,38 @@ class Replayer:
             raise _Rejected(_human(op, exc)) from None
         async with self.store.write() as unit:
             await unit.finish_operation(op.id)
+
+    async def _rename(self, client: ImapClient, op: QueuedOp, old: str, new: str) -> None:
+        """RENAME, and the subscriptions move with the names.
+
+        RENAME takes the folders under ``old`` along (RFC 3501 §6.3.5) but not their
+        subscriptions: servers keep subscriptions by name (§6.3.6; Dovecot leaves them under
+        the old names), and an unsubscribed folder is one the engine stops showing.
+        """
+        folder = await self.store.folder(op.folder_id) if op.folder_id is not None else None
+        delimiter = folder.delimiter if folder is not None else None
+        inferiors: list[str] = []
+        if delimiter:
+            prefix = old + delimiter
+            # The pattern's own "*"/"%" in a name may match more: keep the real inferiors.
+            inferiors = [
+                entry.name[len(prefix) :]
+                for entry in await client.list_mailboxes(prefix + "*", special_use=False)
+                if entry.name.startswith(prefix)
+                and "\\subscribed" in {a.lower() for a in entry.attributes}
+            ]
+        await client.rename(old, new)
+        moved = [(old, new)]
+        if delimiter:
+            moved += [(old + delimiter + rest, new + delimiter + rest) for rest in inferiors]
+        for was, now in moved:
+            # The RENAME is done: a refused subscription must not roll it back here.
+            try:
+                await client.subscribe(now)
+            except ImapCommandError as exc:
+                log.warning("%s: could not subscribe %s: %s", self.account_name, now, exc)
+            with contextlib.suppress(ImapCommandError):  # never subscribed: nothing to undo
+                await client.unsubscribe(was)
 
     # -- rejection ---------------------------------------------------------------------------
 

@@ -56,7 +56,14 @@ from sync.ops.kinds import (
     Transfer,
 )
 from sync.ops.queue import Target, referenced, remap
-from sync.store import MessageRecord, MessageRow, PendingOperation, Store, StoreWriter
+from sync.store import (
+    FolderRow,
+    MessageRecord,
+    MessageRow,
+    PendingOperation,
+    Store,
+    StoreWriter,
+)
 from sync.store.events import ChangeDropped, OperationFailed
 from sync.store.records import record_of
 
@@ -185,17 +192,41 @@ class Replayer:
     ) -> list[QueuedOp]:
         """Name folders as the store knows them now when they were renamed elsewhere (the
         folder-list sync renamed the row); a rename of our own still queued keeps the old
-        name, which is the server's until that rename goes out."""
-        renaming = {op.folder_id for op in ops if op.kind == "rename_folder"}
+        name, which is the server's until that rename goes out. So do the folders under it:
+        the store renamed them along at once, the server does when the RENAME goes out
+        (RFC 3501 §6.3.5)."""
+        renaming: set[int] = set()
+        new_names: list[str] = []
+        for pending in ops:
+            if pending.kind != "rename_folder":
+                continue
+            if pending.folder_id is not None:
+                renaming.add(pending.folder_id)
+            with contextlib.suppress(UnreadableOperation):
+                change = load(pending).change
+                if isinstance(change, RenameFolder):
+                    new_names.append(change.new)
+
+        async def current(folder_id: int) -> FolderRow | None:
+            """The folder's row when its store name is the one to use now, else None."""
+            if folder_id in renaming:
+                return None
+            folder = await self.store.folder(folder_id)
+            if folder is None or any(
+                folder.delimiter and folder.name.startswith(name + folder.delimiter)
+                for name in new_names
+            ):
+                return None
+            return folder
+
         followed: list[QueuedOp] = []
         for op in batch:
-            if op.folder_id is not None and op.folder_id not in renaming:
-                folder = await self.store.folder(op.folder_id)
+            if op.folder_id is not None:
+                folder = await current(op.folder_id)
                 if folder is not None and folder.name != op.folder_name:
                     op = replace(op, folder_name=folder.name)
             if isinstance(op.change, Transfer):
-                dest_id = op.change.dest_id
-                dest = None if dest_id in renaming else await self.store.folder(dest_id)
+                dest = await current(op.change.dest_id)
                 if dest is not None and dest.name != op.change.dest:
                     op = replace(op, change=replace(op.change, dest=dest.name))
             followed.append(op)

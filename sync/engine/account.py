@@ -604,10 +604,12 @@ class AccountSync:
             if job == _REPLAY:
                 continue
             if job == _FOLDER_LIST:
-                before = {f.id for f in await self.syncable_folders()}
+                before = {f.id: f.name for f in await self.syncable_folders()}
                 await self.sync_folder_list(client, features)
                 for kept in await self.syncable_folders():
-                    if kept.id not in before or kept.marks.synced_high_uid is None:
+                    # New, or renamed elsewhere: what changed under the new name (mail
+                    # heard of while the name was still unknown here) is fetched now.
+                    if before.get(kept.id) != kept.name or kept.marks.synced_high_uid is None:
                         self.request_sync(kept.id)
                 continue
             folder = await self.store.folder(job)

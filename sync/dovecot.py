@@ -44,6 +44,7 @@ from typing import Self
 __all__ = [
     "GMAIL_CAPABILITY",
     "GMAIL_FOLDERS",
+    "SEPARATORS",
     "SPECIAL_USE_FOLDERS",
     "DovecotError",
     "DovecotServer",
@@ -80,6 +81,8 @@ GMAIL_FOLDERS: dict[str, str] = {
     "[Gmail]/Starred": "\\Flagged",
     "[Gmail]/Trash": "\\Trash",
 }
+#: The hierarchy separators a private server can have (``DovecotServer.start(separator=...)``).
+SEPARATORS = ("/", ".")
 
 _HOST = "127.0.0.1"
 _START_TIMEOUT = 20.0
@@ -228,6 +231,21 @@ def _config_quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _layout_text(separator: str) -> str:
+    """``mail_location`` for a hierarchy separator: the layout decides what names may hold."""
+    if separator == "/":
+        return (
+            '# LAYOUT=fs: the hierarchy separator is "/" and names may contain ".".\n'
+            "mail_location = maildir:~/Maildir:LAYOUT=fs"
+        )
+    # Maildir++ (Courier's layout, the one most "." servers run): every folder is a directory
+    # ".Parent.Child" beside INBOX's cur/new/tmp, so a name cannot hold a "." of its own.
+    return (
+        '# Maildir++: the hierarchy separator is "." and names may not contain it.\n'
+        "mail_location = maildir:~/Maildir"
+    )
+
+
 def _config_text(
     *,
     base: Path,
@@ -239,6 +257,7 @@ def _config_text(
     key: Path,
     capability: str | None,
     folders: Mapping[str, str],
+    separator: str,
 ) -> str:
     mailboxes = "\n".join(
         f"  mailbox {_config_quote(name)} {{\n    auto = subscribe\n    special_use = {flag}\n  }}"
@@ -288,8 +307,7 @@ userdb {{
   args = username_format=%u {base / "users"}/%u
 }}
 
-# LAYOUT=fs: the hierarchy separator is "/" and names may contain ".".
-mail_location = maildir:~/Maildir:LAYOUT=fs
+{_layout_text(separator)}
 mail_plugins =
 mail_fsync = never
 mailbox_list_index = yes
@@ -298,7 +316,7 @@ mail_max_userip_connections = 1000
 
 namespace inbox {{
   inbox = yes
-  separator = /
+  separator = {separator}
 {mailboxes}
 }}
 
@@ -348,6 +366,7 @@ class DovecotServer:
     capability: str | None
     folders: Mapping[str, str]
     base_dir: Path
+    separator: str
 
     def __init__(
         self,
@@ -358,8 +377,10 @@ class DovecotServer:
         capability: str | None,
         identity: _Identity,
         folders: Mapping[str, str] | None = None,
+        separator: str = "/",
     ) -> None:
         self.host = _HOST
+        self.separator = separator
         self.base_dir = base_dir
         self.imap_port = 0
         self.imaps_port = 0
@@ -388,17 +409,22 @@ class DovecotServer:
         reduced: bool = False,
         capability: str | None = None,
         folders: Mapping[str, str] | None = None,
+        separator: str = "/",
     ) -> DovecotServer:
         """Start Dovecot with its config, state and mail under ``base_dir`` (created if absent).
 
         ``reduced`` advertises :data:`REDUCED_CAPABILITY`; ``capability`` any other list (e.g.
         :data:`REV1_CAPABILITY`); ``folders`` the special-use folders every user has (default
-        :data:`SPECIAL_USE_FOLDERS`; :data:`GMAIL_FOLDERS` for a Gmail-like layout). Waits
-        until both ports greet. Raises DovecotError with Dovecot's
-        log if it does not start.
+        :data:`SPECIAL_USE_FOLDERS`; :data:`GMAIL_FOLDERS` for a Gmail-like layout).
+        ``separator`` is the hierarchy separator (RFC 3501 §5.1.1): ``"/"`` (Maildir
+        LAYOUT=fs, names may hold ".") or ``"."`` (Maildir++, the layout of Courier and of
+        many hosted Dovecots; names may not hold "."). Waits until both ports greet. Raises
+        DovecotError with Dovecot's log if it does not start.
         As root, every directory above ``base_dir`` gets the x bit for others (the mail processes
         run as the ``mail`` user and must reach the mail).
         """
+        if separator not in SEPARATORS:
+            raise ValueError(f"separator must be one of {SEPARATORS}, not {separator!r}")
         base_dir = Path(base_dir).absolute()
         base_dir.mkdir(parents=True, exist_ok=True)
         _refuse_if_running(base_dir)  # before anything here is rewritten
@@ -421,6 +447,7 @@ class DovecotServer:
             capability=capability or (REDUCED_CAPABILITY if reduced else None),
             identity=identity,
             folders=folders,
+            separator=separator,
         )
         for attempt in range(3):
             try:
@@ -461,6 +488,7 @@ class DovecotServer:
                 key=self._key,
                 capability=self.capability,
                 folders=self.folders,
+                separator=self.separator,
             )
         )
         log = self.base_dir / "dovecot.log"
@@ -638,7 +666,8 @@ class DovecotServer:
         return self.base_dir / "mail" / username
 
     def maildir(self, username: str) -> Path:
-        """The root of the user's Maildir (INBOX; other folders are subdirectories, LAYOUT=fs)."""
+        """The root of the user's Maildir: INBOX; other folders are subdirectories (LAYOUT=fs)
+        or ``.Parent.Child`` directories beside INBOX's (Maildir++, the "." server)."""
         return self.home(username) / "Maildir"
 
     def ensure_maildir(self, username: str) -> Path:

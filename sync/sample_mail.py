@@ -484,13 +484,19 @@ _DATE_RE = re.compile(rb"^Date:[ \t]*([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 
 
 def folder_path(server: DovecotServer, username: str, folder: str) -> Path:
-    """The Maildir directory of ``folder`` (INBOX is the root; LAYOUT=fs, modified UTF-7)."""
+    """The Maildir directory of ``folder``, named with the server's hierarchy separator.
+
+    INBOX is the root; names are modified UTF-7 on disk. With LAYOUT=fs ("/") a folder is a
+    subdirectory per level, with Maildir++ (".") one directory ``.Parent.Child`` in the root.
+    """
     root = server.maildir(username)
     if folder.upper() == "INBOX":
         return root
-    parts = [encode_mailbox(part) for part in folder.split("/")]
-    if any(part in ("", ".", "..", "cur", "new", "tmp") for part in parts):
+    parts = [encode_mailbox(part) for part in folder.split(server.separator)]
+    if any(part in ("", ".", "..", "cur", "new", "tmp") or "/" in part for part in parts):
         raise ValueError(f"cannot seed folder {folder!r}")
+    if server.separator == ".":
+        return root / ("." + ".".join(parts))
     return root.joinpath(*parts)
 
 

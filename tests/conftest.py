@@ -35,13 +35,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _start_server(
-    reduced: bool, capability: str | None = None, folders: Mapping[str, str] | None = None
+    reduced: bool,
+    capability: str | None = None,
+    folders: Mapping[str, str] | None = None,
+    separator: str = "/",
 ) -> Iterator[DovecotServer]:
     # mkdtemp is 0700; Dovecot's mail processes (uid 8 when we are root) must traverse it.
     base = Path(tempfile.mkdtemp(prefix="mailtui-dovecot-"))
     base.chmod(0o755)
     try:
-        server = DovecotServer.start(base, reduced=reduced, capability=capability, folders=folders)
+        server = DovecotServer.start(
+            base, reduced=reduced, capability=capability, folders=folders, separator=separator
+        )
         try:
             yield server
         finally:
@@ -90,6 +95,12 @@ def gmail_user(dovecot_gmail: DovecotServer) -> MailUser:
     return _alive(dovecot_gmail).add_user()
 
 
+@pytest.fixture(scope="session")
+def dovecot_dot() -> Iterator[DovecotServer]:
+    """A full-capability private Dovecot whose hierarchy separator is "." (Maildir++)."""
+    yield from _start_server(reduced=False, separator=".")
+
+
 @pytest.fixture
 def mail_user(dovecot: DovecotServer) -> MailUser:
     """A fresh user with an empty mailbox on the full server."""
@@ -106,6 +117,12 @@ def reduced_user(dovecot_reduced: DovecotServer) -> MailUser:
 def rev1_user(dovecot_rev1: DovecotServer) -> MailUser:
     """A fresh user with an empty mailbox on the IMAP4rev1-only server."""
     return _alive(dovecot_rev1).add_user()
+
+
+@pytest.fixture
+def dot_user(dovecot_dot: DovecotServer) -> MailUser:
+    """A fresh user with an empty mailbox on the "." separator server."""
+    return _alive(dovecot_dot).add_user()
 
 
 @pytest.fixture

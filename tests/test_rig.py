@@ -106,6 +106,21 @@ def test_special_use_folders_exist_subscribed_with_flags(device: Device) -> None
     assert device.delimiter == "/"
 
 
+def test_dot_server_nests_with_dots_and_seeds_maildir_plus_plus(dot_user: MailUser) -> None:
+    server = dot_user.server
+    assert server.separator == "."
+    seed_maildir(server, dot_user.username, "Lists.Δ dev", [make_message(i) for i in range(2)])
+    assert folder_path(server, dot_user.username, "Lists.Δ dev").name == ".Lists.&A5Q- dev"
+    with Device.connect(dot_user) as dev:
+        entries = dev.list_entries()
+        assert dev.delimiter == "."
+        assert set(SPECIAL_USE_FOLDERS) <= set(entries)
+        assert "\\Noselect" in entries["Lists"]  # the parent level Maildir++ implies
+        assert dev.status("Lists.Δ dev")["MESSAGES"] == 2
+        with pytest.raises(DeviceError, match="'/'"):
+            dev.create_folder("a/b")  # Maildir++ keeps "/" out of names
+
+
 def test_full_server_advertises_the_extensions(device: Device) -> None:
     assert FALLBACK_CAPABILITIES | {"IDLE", "ENABLE", "LITERAL+"} <= device.capabilities
 

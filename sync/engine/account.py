@@ -387,6 +387,7 @@ class AccountSync:
                 folder = by_validity.pop(validity, None) if validity else None
                 if folder is not None:
                     renamed[folder.id] = entry
+        subscribed_now = await self._carry_subscriptions(client, known, renamed)
         async with self.store.write() as unit:
             for folder_id, entry in renamed.items():
                 await unit.rename_folder(folder_id, entry.raw_name, entry.name)
@@ -402,8 +403,37 @@ class AccountSync:
                     delimiter=entry.delimiter,
                     special_use=guess_special_use(entry),
                     attributes=tuple(sorted(entry.attributes)),
-                    subscribed="\\subscribed" in lowered or entry.name.upper() == "INBOX",
+                    subscribed="\\subscribed" in lowered
+                    or entry.name.upper() == "INBOX"
+                    or entry.raw_name in subscribed_now,
                 )
+
+    async def _carry_subscriptions(
+        self, client: ImapClient, known: dict[str, FolderRow], renamed: dict[int, ListEntry]
+    ) -> set[str]:
+        """Subscribe the new names of subscribed folders renamed elsewhere; return them.
+
+        A RENAME moves a parent's children (RFC 3501 §6.3.5) but servers keep subscriptions
+        by name (§6.3.6): another client that moved the parent's subscription leaves the
+        children's under the old names, and an unsubscribed child would vanish from the
+        folder pane and stop syncing. The old names' subscriptions are dropped with them.
+        """
+        by_id = {folder.id: folder for folder in known.values()}
+        carried: set[str] = set()
+        for folder_id, entry in renamed.items():
+            folder = by_id[folder_id]
+            lowered = {attribute.lower() for attribute in entry.attributes}
+            if not folder.subscribed or "\\subscribed" in lowered:
+                continue
+            try:
+                await client.subscribe(entry.name)
+            except ImapCommandError as exc:
+                log.info("%s: could not subscribe %s: %s", self.account.name, entry.name, exc)
+                continue
+            with contextlib.suppress(ImapCommandError):
+                await client.unsubscribe(decode_mailbox(folder.name))
+            carried.add(entry.raw_name)
+        return carried
 
     async def syncable_folders(self) -> list[FolderRow]:
         """The folders the engine keeps, in sync order."""
@@ -603,10 +633,12 @@ class AccountSync:
             if job == _REPLAY:
                 continue
             if job == _FOLDER_LIST:
-                before = {f.id for f in await self.syncable_folders()}
+                before = {f.id: f.name for f in await self.syncable_folders()}
                 await self.sync_folder_list(client, features)
                 for kept in await self.syncable_folders():
-                    if kept.id not in before or kept.marks.synced_high_uid is None:
+                    # New, or renamed elsewhere: what changed under the new name (mail
+                    # heard of while the name was still unknown here) is fetched now.
+                    if before.get(kept.id) != kept.name or kept.marks.synced_high_uid is None:
                         self.request_sync(kept.id)
                 continue
             folder = await self.store.folder(job)

@@ -312,11 +312,18 @@ class Operations:
         return Queued(op, {})
 
     async def rename_folder(self, folder_id: int, new_name: str) -> Queued:
-        """Rename a folder (``new_name`` as shown); its messages stay with it."""
+        """Rename a folder (``new_name`` as shown); its messages stay with it, and the folders
+        under it move along, as the server's RENAME moves them (RFC 3501 §6.3.5)."""
         folder = await self._folder(folder_id)
+        if folder.name.upper() == "INBOX":
+            # RFC 3501 §6.3.5: renaming INBOX moves its messages and leaves INBOX (and the
+            # folders under it) where they are: a move, not a rename.
+            raise OperationsError("INBOX cannot be renamed")
         server_name = encode_mailbox(new_name)
+        if any(f.name == server_name for f in await self.store.folders(folder.account_id)):
+            raise OperationsError(f"a folder named {new_name!r} exists already")
         async with self.store.write() as unit:
-            await unit.rename_folder(folder_id, server_name, new_name)
+            await unit.rename_folder(folder_id, server_name, new_name, inferiors=True)
             change = RenameFolder(
                 new=server_name, new_display=new_name, old_display=folder.display_name
             )

@@ -30,6 +30,7 @@ published after the rollback commits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -59,7 +60,14 @@ from sync.ops.kinds import (
     Transfer,
 )
 from sync.ops.queue import Target, referenced, remap
-from sync.store import MessageRecord, MessageRow, PendingOperation, Store, StoreWriter
+from sync.store import (
+    FolderRow,
+    MessageRecord,
+    MessageRow,
+    PendingOperation,
+    Store,
+    StoreWriter,
+)
 from sync.store.events import ChangeDropped, OperationFailed, OperationHeld
 from sync.store.records import record_of
 
@@ -195,17 +203,41 @@ class Replayer:
     ) -> list[QueuedOp]:
         """Name folders as the store knows them now when they were renamed elsewhere (the
         folder-list sync renamed the row); a rename of our own still queued keeps the old
-        name, which is the server's until that rename goes out."""
-        renaming = {op.folder_id for op in ops if op.kind == "rename_folder"}
+        name, which is the server's until that rename goes out. So do the folders under it:
+        the store renamed them along at once, the server does when the RENAME goes out
+        (RFC 3501 §6.3.5)."""
+        renaming: set[int] = set()
+        new_names: list[str] = []
+        for pending in ops:
+            if pending.kind != "rename_folder":
+                continue
+            if pending.folder_id is not None:
+                renaming.add(pending.folder_id)
+            with contextlib.suppress(UnreadableOperation):
+                change = load(pending).change
+                if isinstance(change, RenameFolder):
+                    new_names.append(change.new)
+
+        async def current(folder_id: int) -> FolderRow | None:
+            """The folder's row when its store name is the one to use now, else None."""
+            if folder_id in renaming:
+                return None
+            folder = await self.store.folder(folder_id)
+            if folder is None or any(
+                folder.delimiter and folder.name.startswith(name + folder.delimiter)
+                for name in new_names
+            ):
+                return None
+            return folder
+
         followed: list[QueuedOp] = []
         for op in batch:
-            if op.folder_id is not None and op.folder_id not in renaming:
-                folder = await self.store.folder(op.folder_id)
+            if op.folder_id is not None:
+                folder = await current(op.folder_id)
                 if folder is not None and folder.name != op.folder_name:
                     op = replace(op, folder_name=folder.name)
             if isinstance(op.change, Transfer):
-                dest_id = op.change.dest_id
-                dest = None if dest_id in renaming else await self.store.folder(dest_id)
+                dest = await current(op.change.dest_id)
                 if dest is not None and dest.name != op.change.dest:
                     op = replace(op, change=replace(op.change, dest=dest.name))
             followed.append(op)
@@ -623,8 +655,7 @@ class Replayer:
                             raise
                     await client.subscribe(name)
                 case RenameFolder():
-                    await client.rename(name, decode_mailbox(change.new))
-                    await client.subscribe(decode_mailbox(change.new))
+                    await self._rename(client, op, name, decode_mailbox(change.new))
                 case DeleteFolder():
                     try:
                         await client.delete(name)
@@ -639,6 +670,38 @@ class Replayer:
             raise _Rejected(_human(op, exc)) from None
         async with self.store.write() as unit:
             await unit.finish_operation(op.id)
+
+    async def _rename(self, client: ImapClient, op: QueuedOp, old: str, new: str) -> None:
+        """RENAME, and the subscriptions move with the names.
+
+        RENAME takes the folders under ``old`` along (RFC 3501 §6.3.5) but not their
+        subscriptions: servers keep subscriptions by name (§6.3.6; Dovecot leaves them under
+        the old names), and an unsubscribed folder is one the engine stops showing.
+        """
+        folder = await self.store.folder(op.folder_id) if op.folder_id is not None else None
+        delimiter = folder.delimiter if folder is not None else None
+        inferiors: list[str] = []
+        if delimiter:
+            prefix = old + delimiter
+            # The pattern's own "*"/"%" in a name may match more: keep the real inferiors.
+            inferiors = [
+                entry.name[len(prefix) :]
+                for entry in await client.list_mailboxes(prefix + "*", special_use=False)
+                if entry.name.startswith(prefix)
+                and "\\subscribed" in {a.lower() for a in entry.attributes}
+            ]
+        await client.rename(old, new)
+        moved = [(old, new)]
+        if delimiter:
+            moved += [(old + delimiter + rest, new + delimiter + rest) for rest in inferiors]
+        for was, now in moved:
+            # The RENAME is done: a refused subscription must not roll it back here.
+            try:
+                await client.subscribe(now)
+            except ImapCommandError as exc:
+                log.warning("%s: could not subscribe %s: %s", self.account_name, now, exc)
+            with contextlib.suppress(ImapCommandError):  # never subscribed: nothing to undo
+                await client.unsubscribe(was)
 
     # -- rejection ---------------------------------------------------------------------------
 
@@ -732,6 +795,7 @@ async def _roll_back(unit: StoreWriter, account_id: int, op: QueuedOp) -> None:
                     op.folder_id,
                     op.folder_name,
                     change.old_display or decode_mailbox(op.folder_name),
+                    inferiors=True,
                 )
         case DeleteFolder():
             pass  # the folder comes back with the next folder-list sync

@@ -377,15 +377,47 @@ class StoreWriter:
         )
         return int(row[0])
 
-    async def rename_folder(self, folder_id: int, new_name: str, display_name: str) -> None:
-        """Rename a folder in place: its messages, bodies and marks stay with it."""
-        rows = await self.fetch_all(
-            "UPDATE folders SET name = ?, display_name = ? WHERE id = ? RETURNING account_id",
+    async def rename_folder(
+        self, folder_id: int, new_name: str, display_name: str, *, inferiors: bool = False
+    ) -> None:
+        """Rename a folder in place: its messages, bodies and marks stay with it.
+
+        With ``inferiors`` the folders under it (by its delimiter) are renamed along, as a
+        server's RENAME does (RFC 3501 §6.3.5): ``A/x`` becomes ``B/x`` when ``A`` becomes
+        ``B``. The engine's folder-list sync renames each folder on its own instead.
+        """
+        old = await self.fetch_one(
+            "SELECT account_id, name, display_name, delimiter FROM folders WHERE id = ?",
+            (folder_id,),
+        )
+        if old is None:
+            raise StoreError(f"no folder with id {folder_id}")
+        account_id, old_name, old_display, delimiter = old
+        await self.fetch_all(
+            "UPDATE folders SET name = ?, display_name = ? WHERE id = ?",
             (new_name, display_name, folder_id),
         )
-        if not rows:
-            raise StoreError(f"no folder with id {folder_id}")
-        self._accounts.add(int(rows[0][0]))
+        if inferiors and delimiter:
+            # Prefixes compared with substr, not LIKE: names may hold "%" and "_". The
+            # delimiter is printable ASCII, so modified UTF-7 never encodes it into a run and
+            # the server name of a child is its parent's server name, delimiter, rest.
+            await self.fetch_all(
+                "UPDATE folders SET name = ?1 || substr(name, ?2 + 1),"
+                " display_name = ?3 || substr(display_name, ?4 + 1)"
+                " WHERE account_id = ?5 AND id != ?6"
+                " AND substr(name, 1, ?2) = ?7 AND substr(display_name, 1, ?4) = ?8",
+                (
+                    new_name + delimiter,
+                    len(old_name) + len(delimiter),
+                    display_name + delimiter,
+                    len(old_display) + len(delimiter),
+                    account_id,
+                    folder_id,
+                    old_name + delimiter,
+                    old_display + delimiter,
+                ),
+            )
+        self._accounts.add(int(account_id))
 
     async def delete_folder(self, folder_id: int) -> None:
         """Delete a folder and its messages (bodies stay until ``prune_bodies``)."""

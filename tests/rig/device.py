@@ -142,8 +142,8 @@ class Device:
         self._conn = conn
         self.user = user
         self.capabilities = self._read_capabilities()
-        self.delimiter = "/"
         self._closed = False
+        self.delimiter = self._read_delimiter()
 
     @classmethod
     def connect(cls, user: MailUser, *, timeout: float = 30.0) -> Device:
@@ -186,6 +186,15 @@ class Device:
             if isinstance(line, bytes):
                 words.update(line.decode("ascii", "replace").upper().split())
         return frozenset(words)
+
+    def _read_delimiter(self) -> str:
+        """The hierarchy delimiter: ``LIST "" ""`` names it (RFC 3501 6.3.8)."""
+        data = self._simple("LIST", "LIST", '""', '""')
+        for item in self._conn._untagged_response("OK", data, "LIST")[1]:
+            match = _LIST_RE.match(item if isinstance(item, bytes) else b"")
+            if match and match.group("delim"):
+                return match.group("delim").decode()
+        return "/"
 
     def has(self, capability: str) -> bool:
         """True when the server advertised ``capability`` after login."""

@@ -152,6 +152,34 @@ async def test_folder_marks_rename_and_delete(store: Store) -> None:
     assert await store.message(folder, 1) is None
 
 
+async def test_rename_with_inferiors_moves_exactly_the_children(store: Store) -> None:
+    """RFC 3501 §6.3.5: the folders under the renamed one move along, by its delimiter; a
+    sibling that only shares a prefix, or matches it as a LIKE pattern would, stays."""
+    async with store.write() as w:
+        account = await w.ensure_account("acct", "acct@test.example")
+        ids = {
+            display: await w.upsert_folder(
+                account, raw, display_name=display, delimiter=".", special_use=None
+            )
+            for raw, display in [
+                ("P_&AOk-", "P_é"),
+                ("P_&AOk-.x", "P_é.x"),
+                ("P_&AOk-.x.&ZeU-", "P_é.x.日"),
+                ("PX&AOk-.x", "PXé.x"),
+                ("P_&AOk-x", "P_éx"),
+            ]
+        }
+        await w.rename_folder(ids["P_é"], "N&AOQ-", "Nä", inferiors=True)
+    names = {f.id: (f.name, f.display_name) for f in await store.folders(account)}
+    assert names == {
+        ids["P_é"]: ("N&AOQ-", "Nä"),
+        ids["P_é.x"]: ("N&AOQ-.x", "Nä.x"),
+        ids["P_é.x.日"]: ("N&AOQ-.x.&ZeU-", "Nä.x.日"),
+        ids["PXé.x"]: ("PX&AOk-.x", "PXé.x"),
+        ids["P_éx"]: ("P_&AOk-x", "P_éx"),
+    }
+
+
 async def test_upsert_folder_is_idempotent(store: Store) -> None:
     async with store.write() as w:
         account = await w.ensure_account("a", "a@test.example")

@@ -32,7 +32,7 @@ from tui.app import (
     OperationsState,
 )
 from tui.backend import backend_event_from_store
-from tui.folder_order import sort_folders
+from tui.folder_order import folder_parts, folder_tree, sort_folders
 from tui.keys import DEFAULT_KEYS, KeymapError, display_keys
 from tui.protocol import Archive, FolderInfo, Move, SetRead
 from tui.screens.folder_picker import FolderPicker, fuzzy_score
@@ -53,6 +53,34 @@ def test_folders_sort_special_use_first() -> None:
         folder(5, "Sent", "\\Sent"),
     ]
     assert [f.name for f in sort_folders(folders)] == ["INBOX", "Sent", "Trash", "Alpha", "Zoo"]
+
+
+def test_folder_tree_nests_by_each_folders_delimiter() -> None:
+    def folder(i: int, name: str, delimiter: str | None, special: str | None = None) -> FolderInfo:
+        return FolderInfo(i, 1, name, name, delimiter, special)
+
+    folders = [
+        folder(1, "Work.Sent", ".", "\\Sent"),  # sorts before its parent: still under it
+        folder(2, "Work", "."),
+        folder(3, "INBOX.Lists.py", "."),  # Courier's layout: everything under INBOX
+        folder(4, "INBOX", "."),
+        folder(5, "v1.2/notes", "/"),  # another account's "/": the "." is just a character
+        folder(6, "Flat", None),
+    ]
+    tree = [
+        (entry.path, entry.folder.id if entry.folder else None) for entry in folder_tree(folders)
+    ]
+    assert tree == [
+        (("INBOX",), 4),
+        (("INBOX", "Lists"), None),  # a level that is not a shown folder
+        (("INBOX", "Lists", "py"), 3),
+        (("Flat",), 6),
+        (("v1.2",), None),
+        (("v1.2", "notes"), 5),
+        (("Work",), 2),
+        (("Work", "Sent"), 1),
+    ]
+    assert folder_parts(folders[0]) == ("Work", "Sent")
 
 
 def test_fuzzy_score_prefers_word_starts() -> None:

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from tui.folder_order import sort_folders
+from tui.folder_order import folder_parts, folder_tree
 from tui.keys import bindings_for
 from tui.protocol import AccountInfo, FolderInfo
 from tui.text import as_text, clean
@@ -79,21 +79,19 @@ class FolderTree(Tree[NodeData]):
             account_node = self.root.add(
                 as_text(clean(account.name), "bold"), data=account, expand=True
             )
-            mine = sort_folders([f for f in folders if f.account_id == account.id])
-            parents: dict[str, TreeNode[NodeData]] = {}
-            for folder in mine:
-                parent = account_node
-                parts = _parts(folder)
-                # Nest under the folder's parent path; a parent that is not itself a folder
-                # (a \Noselect level) gets a plain node.
-                for depth in range(1, len(parts)):
-                    path = "\x00".join(parts[:depth])
-                    if path not in parents:
-                        parents[path] = parent.add(as_text(clean(parts[depth - 1])), expand=True)
-                    parent = parents[path]
-                node = parent.add(folder_label(parts[-1], folder.unread), data=folder, expand=True)
-                parents["\x00".join(parts)] = node
-                self._folder_nodes[folder.id] = node
+            mine = [f for f in folders if f.account_id == account.id]
+            nodes: dict[tuple[str, ...], TreeNode[NodeData]] = {}
+            for entry in folder_tree(mine):
+                parent = nodes.get(entry.path[:-1], account_node)
+                shown = entry.folder
+                if shown is None:  # a level that is not a folder itself (\Noselect)
+                    nodes[entry.path] = parent.add(as_text(clean(entry.path[-1])), expand=True)
+                    continue
+                node = parent.add(
+                    folder_label(entry.path[-1], shown.unread), data=shown, expand=True
+                )
+                nodes[entry.path] = node
+                self._folder_nodes[shown.id] = node
         for node in self._folder_nodes.values():
             if not node.children:
                 node.allow_expand = False  # a leaf: no expand arrow
@@ -130,13 +128,5 @@ class FolderTree(Tree[NodeData]):
             self.post_message(self.FolderChosen(event.node.data))
 
 
-def _parts(folder: FolderInfo) -> list[str]:
-    name = folder.display_name or folder.name
-    if folder.delimiter and name.upper() != "INBOX":
-        parts = [part for part in name.split(folder.delimiter) if part]
-        return parts or [name]
-    return [name]
-
-
 def _leaf(folder: FolderInfo) -> str:
-    return _parts(folder)[-1]
+    return folder_parts(folder)[-1]

@@ -311,7 +311,8 @@ async def test_loading_state_keeps_the_ui_alive_and_errors_are_words() -> None:
         await wait_until(pilot, lambda: "Loading…" in screen_text(app))
         backend.release.set()
         await wait_until(pilot, lambda: app.reader.body_shown)
-        assert "a.txt" in screen_text(app)
+        # The attachment line is painted with the body, in the next refresh.
+        await wait_until(pilot, lambda: "a.txt" in screen_text(app))
         backend.failure = "connection refused by the server"
         backend.release.clear()
         await pilot.press("q", "enter")

@@ -163,12 +163,22 @@ async def store(data_dir: Path) -> AsyncIterator[Store]:
         await opened.close()
 
 
-@pytest.fixture(params=["full", "reduced"])
+# The server matrix of the sync correctness tests (issue 15): the full Dovecot, one without
+# MOVE/UIDPLUS/CONDSTORE/QRESYNC/NOTIFY, one with IMAP4rev1 alone (no IDLE: the poll), and
+# one with "." as hierarchy separator (Maildir++).
+_MATRIX = {
+    "full": "dovecot",
+    "reduced": "dovecot_reduced",
+    "rev1": "dovecot_rev1",
+    "dot": "dovecot_dot",
+}
+
+
+@pytest.fixture(params=list(_MATRIX))
 def any_server(request: pytest.FixtureRequest) -> DovecotServer:
-    """Each test runs against the full Dovecot and the reduced-capability one."""
-    name = "dovecot" if request.param == "full" else "dovecot_reduced"
-    server: DovecotServer = request.getfixturevalue(name)
-    return server
+    """Each test runs against every server of the matrix."""
+    server: DovecotServer = request.getfixturevalue(_MATRIX[request.param])
+    return _alive(server)
 
 
 @pytest.fixture

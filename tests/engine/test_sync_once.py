@@ -47,8 +47,9 @@ async def test_first_sync_equals_server(
         any_device.append("INBOX", _message(index, subject), flags=["\\Seen"] if index % 2 else [])
     for index in range(40):
         any_device.append("Archive", make_message(100 + index))
-    any_device.create_folder("Lists/python-dev")
-    any_device.append("Lists/python-dev", make_message(500))
+    nested = f"Lists{any_device.delimiter}python-dev"  # "/" or "." by the server
+    any_device.create_folder(nested)
+    any_device.append(nested, make_message(500))
 
     await _sync_once(any_user, data_dir, store)
 
@@ -56,7 +57,7 @@ async def test_first_sync_equals_server(
     assert state == server_state(any_device)
     assert len(state["INBOX"]) == len(HOSTILE_SUBJECTS)
     assert len(state["Archive"]) == 40
-    assert "Lists/python-dev" in state
+    assert nested in state
 
 
 async def test_random_churn_converges(

@@ -91,6 +91,10 @@ _OPENS_INPUT = frozenset(
         "request('reply_all')",
         "request('forward')",
         "request('compose')",
+        "message_action('move')",
+        "message_action('reply')",
+        "message_action('reply_all')",
+        "message_action('forward')",
     }
 )
 

@@ -96,6 +96,29 @@ DEFAULT_KEYS: tuple[KeySpec, ...] = (
     KeySpec("reader.page_up", "pageup", "page_up", "Page up", "reader", show=False),
     KeySpec("reader.top", "g,home", "scroll_home", "Top", "reader", show=False),
     KeySpec("reader.bottom", "G,end", "scroll_end", "Bottom", "reader", show=False),
+    # Reader pane: the list's actions on the open message, as in mutt's pager and aerc's
+    # viewer; J/K step to the next/previous message without going back to the list.
+    KeySpec("reader.reply", "r", "message_action('reply')", "Reply", "reader"),
+    KeySpec(
+        "reader.reply_all", "R", "message_action('reply_all')", "Reply all", "reader", show=False
+    ),
+    KeySpec("reader.forward", "f", "message_action('forward')", "Forward", "reader", show=False),
+    KeySpec("reader.delete", "d", "message_action('delete')", "Delete", "reader"),
+    KeySpec("reader.archive", "a", "message_action('archive')", "Archive", "reader", show=False),
+    KeySpec("reader.move", "m", "message_action('move')", "Move", "reader", show=False),
+    KeySpec(
+        "reader.flag", "exclamation_mark", "message_action('flag')", "Flag", "reader", show=False
+    ),
+    KeySpec(
+        "reader.toggle_read",
+        "N",
+        "message_action('toggle_read')",
+        "Read/unread",
+        "reader",
+        show=False,
+    ),
+    KeySpec("reader.next_message", "J", "step(1)", "Next message", "reader"),
+    KeySpec("reader.previous_message", "K", "step(-1)", "Previous message", "reader", show=False),
     # Reader pane: attachments, links, source (issue 7).
     KeySpec("reader.save", "s", "save_attachment", "Save attachment", "reader"),
     KeySpec("reader.save_all", "S", "save_all_attachments", "Save all", "reader", show=False),

@@ -356,6 +356,44 @@ class MainScreen(Screen[None]):
     def _note(self, summary: str) -> None:
         self.status_bar.set_note(summary)
 
+    @on(Reader.ActionWanted)
+    def _reader_action(self, event: Reader.ActionWanted) -> None:
+        # The list's action on the open message alone (the list cursor is on it).
+        if not self._cursor_on_reader():
+            return
+        if event.action in ("delete", "archive", "move"):
+            self.actions.reader_next = self._neighbour()
+        self.message_list.request_for_cursor(event.action)
+
+    @on(Reader.StepWanted)
+    def _reader_step(self, event: Reader.StepWanted) -> None:
+        message_list = self.message_list
+        index = message_list.cursor + event.delta
+        if not self._cursor_on_reader() or not 0 <= index < message_list.row_count:
+            self._note("No next message" if event.delta > 0 else "No previous message")
+            return
+        message_list.move_cursor(index)
+        self.reader_control.open(*message_list.locate(message_list.uid_at(index)))
+
+    def _cursor_on_reader(self) -> bool:
+        """Whether the list cursor is on the message open in the reader (it was opened from
+        there; the cursor stays on its message as others arrive or go)."""
+        message_list, reader = self.message_list, self.reader
+        uid = message_list.cursor_uid
+        if uid is not None and message_list.locate(uid) == (reader.folder_id, reader.uid):
+            return True
+        return reader.uid is not None and message_list.move_cursor_to_uid(reader.uid)
+
+    def _neighbour(self) -> tuple[int, int, int] | None:
+        """The message to show once the open one goes: the next (older) one, else the
+        previous; as (listed row id, folder id, UID)."""
+        message_list = self.message_list
+        for index in (message_list.cursor + 1, message_list.cursor - 1):
+            if 0 <= index < message_list.row_count:
+                row = message_list.uid_at(index)
+                return (row, *message_list.locate(row))
+        return None
+
     @on(Reader.WholeMessageWanted)
     def _whole_message_wanted(self, event: Reader.WholeMessageWanted) -> None:
         self.reader_control.load_whole(event.folder_id, event.uid)

@@ -142,7 +142,8 @@ async def test_reader_opens_marks_read_and_q_goes_back_then_quits() -> None:
 
 async def test_help_lists_every_binding_with_user_keymap() -> None:
     app = MailApp(MemoryBackend(inbox_size=20), keymap={"list.down": "n,ctrl+n"})
-    async with app.run_test(size=(120, 66)) as pilot:
+    # Tall enough for the whole table: every binding must be on the one screen.
+    async with app.run_test(size=(120, 84)) as pilot:
         ml = app.message_list
         await wait_for_rows(pilot, ml)
         await pilot.press("n")

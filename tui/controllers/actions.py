@@ -85,6 +85,9 @@ class ActionController:
         self._close_reader = close_reader
         self._note = note
         self._report_error = report_error
+        self.reader_next: tuple[int, int, int] | None = None
+        """(listed row id, folder id, UID) to open when the message open in the reader goes
+        (deleted, archived, moved from the reader, as mutt's pager does); None: close it."""
 
     async def requested(
         self, action: str, folder_id: int, uids: tuple[int, ...], value: bool | None
@@ -117,7 +120,13 @@ class ActionController:
             self._message_list().clear_selection()
             reader = self._reader()
             if reader.display and reader.uid in request.uids:
-                self._close_reader()
+                following, self.reader_next = self.reader_next, None
+                if following is None:
+                    self._close_reader()
+                else:
+                    row, folder_id, uid = following
+                    self._message_list().move_cursor_to_uid(row)
+                    self._open_message(folder_id, uid)
         if not request.implicit:
             self._note(summary)
 

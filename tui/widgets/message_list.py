@@ -788,9 +788,17 @@ class MessageList(ScrollView, can_focus=True):
 
     def action_request(self, action: str) -> None:
         """Ask the app to act on the selection (or the cursor's message)."""
+        self.request(action, self.target_uids())
+
+    def request_for_cursor(self, action: str) -> None:
+        """Ask the app to act on the cursor's message alone (the one open in the reader)."""
+        uid = self.cursor_uid
+        self.request(action, (uid,) if uid is not None else ())
+
+    def request(self, action: str, uids: tuple[int, ...]) -> None:
+        """Ask the app to act on ``uids`` (listed row ids)."""
         if self._source is None:
             return
-        uids = self.target_uids()
         if not uids and action != "compose":
             return
         value: bool | None = None

@@ -559,6 +559,20 @@ class Reader(VerticalScroll, can_focus=True):
             self.folder_id = folder_id
             self.uid = uid
 
+    class ActionWanted(Message):
+        """A list action (reply, delete, flag...) was asked for on the open message."""
+
+        def __init__(self, action: str) -> None:
+            super().__init__()
+            self.action = action
+
+    class StepWanted(Message):
+        """The next (``delta`` 1) or previous (-1) message of the list was asked for."""
+
+        def __init__(self, delta: int) -> None:
+            super().__init__()
+            self.delta = delta
+
     BINDINGS: ClassVar[list[BindingType]] = list(bindings_for("reader"))
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -761,6 +775,15 @@ class Reader(VerticalScroll, can_focus=True):
                 self.styles_for_render(),
             ),
         )
+
+    def action_message_action(self, action: str) -> None:
+        """Ask for a list action on the open message (the app carries it out)."""
+        if self.uid is not None:
+            self.post_message(self.ActionWanted(action))
+
+    def action_step(self, delta: int) -> None:
+        """Ask for the next or previous message of the list."""
+        self.post_message(self.StepWanted(delta))
 
     def action_select_attachment(self, delta: int) -> None:
         """Move the attachment mark (``>``) to the next/previous attachment."""

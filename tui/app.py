@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerFailed, WorkerState
 
 from tui.controllers.reader import MessageKey
 from tui.errors import describe_error
-from tui.keys import DEFAULT_KEYS, bindings_for, validate_keymap
+from tui.keys import DEFAULT_KEYS, bindings_for, display_keys, effective_keys, validate_keymap
 from tui.main_screen import MainScreen, Prepared, first_folder
 from tui.protocol import (
     AccountInfo,
@@ -366,14 +366,23 @@ class MailApp(App[None]):
         """Every bound action is also a command (ctrl+p), titled by its description; the
         reader's while a message is open."""
         yield from super().get_system_commands(screen)
-        for spec in DEFAULT_KEYS:
+        reading = self.reader.display
+        # While a message is open, its own reply/delete/... replace the list's (one each).
+        in_reader = {spec.description for spec in DEFAULT_KEYS if spec.scope == "reader"}
+        for spec, keys in effective_keys(self.user_keymap):
+            if spec.scope == "list" and reading and spec.description in in_reader:
+                continue
             if spec.scope == "list":
                 callback = partial(self.run_action, spec.action, self.message_list)
             elif spec.scope == "app" and spec.id != "app.palette":
                 callback = partial(self.run_action, spec.action)
-            elif spec.scope == "reader" and self.reader.display:
+            elif spec.scope == "reader" and reading:
                 # Only while a message is open: elsewhere they would act on nothing.
                 callback = partial(self.run_action, spec.action, self.reader)
             else:
                 continue
-            yield SystemCommand(spec.description, f"{spec.id} ({spec.keys})", callback)
+            # The key as a person reads it ("!", "?", "/"), then the id for [keys].
+            where = "in the reader: " if spec.scope == "reader" else ""
+            yield SystemCommand(
+                spec.description, f"{where}{display_keys(keys)}  ·  {spec.id}", callback
+            )

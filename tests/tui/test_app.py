@@ -233,6 +233,22 @@ async def test_command_palette_runs_list_actions() -> None:
         assert backend.performed[-1].uids == (5,)
 
 
+async def test_palette_names_actions_and_keys_as_a_person_reads_them() -> None:
+    app = MailApp(MemoryBackend(inbox_size=5), keymap={"list.archive": "a,e"})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        helps = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert helps["Flag"].startswith("!  ·  list.flag")
+        assert helps["Help"].startswith("?")
+        assert helps["Archive"].startswith("a e")  # the user's keys, not the default
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.reader.body_shown)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Reply") == 1 and titles.count("Delete") == 1
+        helps = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert helps["Delete"].startswith("in the reader: d")
+
+
 async def test_command_palette_offers_reader_actions_while_a_message_is_open() -> None:
     backend = MemoryBackend(inbox_size=5)
     app = MailApp(backend)

@@ -22,6 +22,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Self
 
+from sync.cyrus import CyrusUser
 from sync.dovecot import MailUser
 
 __all__ = ["Device", "DeviceError", "decode_mailbox_name", "encode_mailbox_name"]
@@ -138,7 +139,7 @@ def _decode_header_value(raw: bytes) -> str:
 class Device:
     """A second, independent IMAP client logged in as one user (plain IMAP, loopback)."""
 
-    def __init__(self, conn: imaplib.IMAP4, user: MailUser) -> None:
+    def __init__(self, conn: imaplib.IMAP4, user: MailUser | CyrusUser) -> None:
         self._conn = conn
         self.user = user
         self.capabilities = self._read_capabilities()
@@ -146,7 +147,7 @@ class Device:
         self.delimiter = self._read_delimiter()
 
     @classmethod
-    def connect(cls, user: MailUser, *, timeout: float = 30.0) -> Device:
+    def connect(cls, user: MailUser | CyrusUser, *, timeout: float = 30.0) -> Device:
         """Connect to the user's server over plain IMAP and log in."""
         server = user.server
         conn = imaplib.IMAP4(server.host, server.imap_port, timeout=timeout)

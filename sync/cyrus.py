@@ -17,6 +17,9 @@ base directory of its own (configuration directory, spool, sasldb, certificate),
 - ``unixhierarchysep: no`` gives "." as the hierarchy separator (the Cyrus tradition) and
   ``altnamespace: yes`` shows a user's folders beside INBOX rather than under it.
 - IMAP IDLE is answered from ``idled`` (started by ``master``), so changes arrive at once.
+- A session whose selected mailbox another session DELETEs is dropped at its next command
+  (EOF, no BYE): a client must reconnect, and a test device must not keep such a folder
+  selected.
 """
 
 from __future__ import annotations

@@ -164,3 +164,18 @@ def test_logins_over_tls_and_refusals(cyrus: CyrusServer, cyrus_user: CyrusUser)
     with imaplib.IMAP4(cyrus.host, cyrus.imap_port) as conn, pytest.raises(imaplib.IMAP4.error):
         conn.login(cyrus_user.username, "wrong")
     assert isinstance(cyrus.ssl_context(), ssl.SSLContext)
+
+
+def test_device_survives_its_selected_folder_deleted_elsewhere(
+    cyrus_user: CyrusUser, cyrus_device: Device
+) -> None:
+    """Cyrus drops a session at its next command when another session DELETEs the folder it
+    has selected; the rig's device logs in again instead of failing the test."""
+    cyrus_device.create_folder("Doomed")
+    cyrus_device.append("Doomed", make_message(1))
+    assert len(cyrus_device.uids("Doomed")) == 1  # "Doomed" stays selected
+    with Device.connect(cyrus_user) as other:
+        other.delete_folder("Doomed")
+    assert "Doomed" not in cyrus_device.folders()
+    cyrus_device.append("INBOX", make_message(2))
+    assert len(cyrus_device.uids("INBOX")) == 1

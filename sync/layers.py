@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "sync.backoff",
         "sync.logsetup",
         "sync.dovecot",
+        "sync.cyrus",
         "sync.tlsconfig",
         "sync.layers",
     ),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.cyrus import CyrusError, CyrusServer, CyrusUnavailable, CyrusUser
 from sync.dovecot import (
     GMAIL_CAPABILITY,
     GMAIL_FOLDERS,
@@ -99,6 +100,44 @@ def gmail_user(dovecot_gmail: DovecotServer) -> MailUser:
 def dovecot_dot() -> Iterator[DovecotServer]:
     """A full-capability private Dovecot whose hierarchy separator is "." (Maildir++)."""
     yield from _start_server(reduced=False, separator=".")
+
+
+@pytest.fixture(scope="session")
+def cyrus() -> Iterator[CyrusServer]:
+    """A private Cyrus IMAP 3.x (unpacked by scripts/get-cyrus); skips when it cannot be had."""
+    base = Path(tempfile.mkdtemp(prefix="mailtui-cyrus-"))
+    base.chmod(0o755)
+    try:
+        try:
+            server = CyrusServer.start(base)
+        except CyrusUnavailable as exc:
+            pytest.skip(f"Cyrus unavailable: {exc}")
+        except CyrusError as exc:
+            pytest.skip(f"Cyrus unavailable: it did not start: {exc}")
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def cyrus_user(cyrus: CyrusServer) -> CyrusUser:
+    """A fresh user on the Cyrus server: INBOX and the special-use folders, empty."""
+    if not cyrus.running:
+        cyrus.restart()
+    return cyrus.add_user()
+
+
+@pytest.fixture
+def cyrus_device(cyrus_user: CyrusUser) -> Iterator[Device]:
+    """'Another device' (stdlib imaplib) logged in as ``cyrus_user``."""
+    dev = Device.connect(cyrus_user)
+    try:
+        yield dev
+    finally:
+        dev.close()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sync.config import AccountConfig, Config, parse_config
+from sync.cyrus import CyrusUser
 from sync.dovecot import MailUser
 from sync.engine.account import AccountSync
 from sync.imap import decode_mailbox
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def config_text(
-    user: MailUser,
+    user: MailUser | CyrusUser,
     data_dir: Path,
     *,
     port: int | None = None,
@@ -49,7 +50,7 @@ ca_file = "{server.ca_file}"
 """
 
 
-def config_for(user: MailUser, data_dir: Path, *, port: int | None = None) -> Config:
+def config_for(user: MailUser | CyrusUser, data_dir: Path, *, port: int | None = None) -> Config:
     """A real config (through the config parser) pointing at a rig user."""
     return parse_config(config_text(user, data_dir, port=port), data_dir / "config.toml")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from sync.cyrus import CyrusUser
 from sync.dovecot import MailUser
 from sync.engine.account import AccountSync, SyncSettings
 from sync.imap import decode_mailbox
@@ -17,7 +18,9 @@ from tests.rig.device import Device
 Content = dict[str, Counter[tuple[str | None, frozenset[str]]]]
 
 
-def engine(user: MailUser, store: Store, data_dir: Path, **settings: object) -> AccountSync:
+def engine(
+    user: MailUser | CyrusUser, store: Store, data_dir: Path, **settings: object
+) -> AccountSync:
     """An ``AccountSync`` for the rig user, with the operations replayer wired in."""
     config = config_for(user, data_dir)
     account = config.accounts[0]

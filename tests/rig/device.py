@@ -15,18 +15,20 @@ import imaplib
 import os
 import re
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Self
+from typing import Self, TypeVar
 
+from sync.cyrus import CyrusUser
 from sync.dovecot import MailUser
 
 __all__ = ["Device", "DeviceError", "decode_mailbox_name", "encode_mailbox_name"]
 
 UidsArg = int | Iterable[int]
+_T = TypeVar("_T")
 
 
 class DeviceError(RuntimeError):
@@ -135,10 +137,23 @@ def _decode_header_value(raw: bytes) -> str:
         return value.strip()
 
 
+def _login(user: MailUser | CyrusUser, timeout: float) -> imaplib.IMAP4:
+    server = user.server
+    conn = imaplib.IMAP4(server.host, server.imap_port, timeout=timeout)
+    # Without TCP_NODELAY, Nagle + delayed ACK stall every APPEND literal by ~40 ms.
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        conn.login(user.username, user.password)
+    except BaseException:
+        conn.shutdown()
+        raise
+    return conn
+
+
 class Device:
     """A second, independent IMAP client logged in as one user (plain IMAP, loopback)."""
 
-    def __init__(self, conn: imaplib.IMAP4, user: MailUser) -> None:
+    def __init__(self, conn: imaplib.IMAP4, user: MailUser | CyrusUser) -> None:
         self._conn = conn
         self.user = user
         self.capabilities = self._read_capabilities()
@@ -146,18 +161,9 @@ class Device:
         self.delimiter = self._read_delimiter()
 
     @classmethod
-    def connect(cls, user: MailUser, *, timeout: float = 30.0) -> Device:
+    def connect(cls, user: MailUser | CyrusUser, *, timeout: float = 30.0) -> Device:
         """Connect to the user's server over plain IMAP and log in."""
-        server = user.server
-        conn = imaplib.IMAP4(server.host, server.imap_port, timeout=timeout)
-        # Without TCP_NODELAY, Nagle + delayed ACK stall every APPEND literal by ~40 ms.
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            conn.login(user.username, user.password)
-        except BaseException:
-            conn.shutdown()
-            raise
-        return cls(conn, user)
+        return cls(_login(user, timeout), user)
 
     def __enter__(self) -> Self:
         return self
@@ -176,6 +182,24 @@ class Device:
             self._conn.shutdown()
 
     # ------------------------------------------------------------------------------ plumbing
+
+    def _call(self, call: Callable[[], _T]) -> _T:
+        """Run the first imaplib call of an operation. When a folder was selected and the
+        server dropped the session (Cyrus does, at the next command, when another session
+        DELETEs the selected folder), log in again and run it once more."""
+        was_selected = self._conn.state == "SELECTED"
+        try:
+            return call()
+        except imaplib.IMAP4.abort:
+            if not was_selected:
+                raise
+            self._reconnect()
+            return call()
+
+    def _reconnect(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.shutdown()
+        self._conn = _login(self.user, 30.0)
 
     def _read_capabilities(self) -> frozenset[str]:
         # imaplib keeps the pre-login list; the post-login one is what counts (RFC 3501 6.2.3).
@@ -224,7 +248,7 @@ class Device:
         """SELECT/EXAMINE ``folder`` afresh (so the device sees the latest state); return EXISTS."""
         self._conn.untagged_responses.clear()
         try:
-            typ, data = self._conn.select(_mailbox(folder), readonly=readonly)
+            typ, data = self._call(lambda: self._conn.select(_mailbox(folder), readonly=readonly))
         except imaplib.IMAP4.error as exc:
             raise DeviceError(f"SELECT {folder!r} failed: {exc}") from exc
         self._check(typ, data, f"SELECT {folder!r}")
@@ -235,7 +259,10 @@ class Device:
         if self._conn.state != "SELECTED":
             return
         if self.has("UNSELECT"):
-            self._run("UNSELECT", self._conn.unselect())
+            try:
+                self._run("UNSELECT", self._conn.unselect())
+            except imaplib.IMAP4.abort:
+                self._reconnect()  # dropped with the folder (see _call): nothing selected now
         else:
             # Without UNSELECT (RFC 3691) a failing SELECT leaves no mailbox selected
             # (RFC 3501 6.3.1), and unlike CLOSE it expunges nothing.
@@ -247,7 +274,7 @@ class Device:
     def _simple(self, what: str, command: str, *args: str) -> list[object]:
         self._conn.untagged_responses.clear()
         try:
-            return self._run(what, self._conn._simple_command(command, *args))
+            return self._run(what, self._call(lambda: self._conn._simple_command(command, *args)))
         except imaplib.IMAP4.error as exc:
             raise DeviceError(f"{what} failed: {exc}") from exc
 
@@ -269,7 +296,9 @@ class Device:
         flag_text = _flag_list(flags) if flags else None
         when = imaplib.Time2Internaldate(date) if date is not None else None
         try:
-            typ, data = self._conn.append(_mailbox(folder), flag_text, when, raw)
+            typ, data = self._call(
+                lambda: self._conn.append(_mailbox(folder), flag_text, when, raw)
+            )
         except imaplib.IMAP4.error as exc:
             raise DeviceError(f"APPEND to {folder!r} failed: {exc}") from exc
         self._check(typ, data, f"APPEND to {folder!r}")

@@ -199,3 +199,21 @@ def test_several_accounts_need_account(env: Path, capsys: pytest.CaptureFixture[
     status, out, err = _run(capsys, "folder", "create", "Lists.python", "--account", "work")
     assert (status, err) == (0, "")
     assert out == f'queued: create folder "Lists.python" in work {QUEUED}\n'
+
+
+def test_create_nested_on_a_dot_server(
+    dot_user: MailUser, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_config(dot_user, env)
+    _sync(capsys)
+    status, _, err = _run(capsys, "folder", "create", "Lists..python")
+    assert err == "mailtui: every level of 'Lists..python' needs a name (the delimiter is '.')\n"
+    status, out, err = _run(capsys, "folder", "create", "Lists.python")
+    assert (status, err) == (0, "")
+    assert out.startswith('queued: create folder "Lists.python" in test')
+    _sync(capsys)
+    other = Device.connect(dot_user)
+    try:
+        assert "Lists.python" in other.folders()
+    finally:
+        other.close()

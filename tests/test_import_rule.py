@@ -197,6 +197,8 @@ def headless_env(tmp_path: Path) -> dict[str, str]:
         (["list", "INBOX", "--json"], 0),
         (["queue"], 0),
         (["queue", "--json"], 0),
+        (["folder", "create", "New"], 0),
+        (["folder", "delete", "Inbox"], 2),
     ],
 )
 def test_headless_commands_never_load_textual(

@@ -1,9 +1,9 @@
 """The ``mailtui`` command line: the TUI, headless sync, and store queries for scripts.
 
 Importing this module loads neither Textual nor the store: the headless commands (``sync``,
-``folders``, ``list``, ``--version``, ``--help``) never load Textual, and the TUI module is
-imported only when the TUI runs. docs/cli.md documents the commands, the exit statuses and
-the JSON shapes (a stable scripting interface).
+``folders``, ``list``, ``queue``, ``folder``, ``--version``, ``--help``) never load Textual,
+and the TUI module is imported only when the TUI runs. docs/cli.md documents the commands,
+the exit statuses and the JSON shapes (a stable scripting interface).
 
 Exit statuses: 0 success (also a first start without a config file: the message says where
 it goes), 1 the command could not do its work (unknown folder or account, nothing synced
@@ -134,8 +134,32 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print a JSON array")
     search.add_argument("--account", metavar="NAME", help="only this account")
     search.add_argument("--local", action="store_true", help="the store only, no network")
+    _add_folder_command(command("folder", "create, rename or delete a folder (queued; no network)"))
     command("demo", "try mailtui on a private local server with sample mail that keeps changing")
     return parser
+
+
+def _add_folder_command(folder: argparse.ArgumentParser) -> None:
+    actions = folder.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help_text, description=help_text)
+        _add_global_options(sub, on_command=True)
+        return sub
+
+    create = action("create", "create a folder; it reaches the server with the next sync")
+    create.add_argument(
+        "name", metavar="NAME", help="e.g. Projects/alpha (the account's delimiter)"
+    )
+    rename = action("rename", "rename a folder (and the folders under it)")
+    rename.add_argument("old", metavar="OLD", help="folder name, as shown or as on server")
+    rename.add_argument("new", metavar="NEW", help="the new name, as shown")
+    delete = action("delete", "delete a folder and the messages in it")
+    delete.add_argument("name", metavar="NAME", help="folder name, as shown or as on server")
+    delete.add_argument("--yes", action="store_true", help="yes, delete it and its messages")
+    for sub in (create, rename, delete):
+        sub.add_argument("--account", metavar="NAME", help="the account holding the folder")
+        sub.add_argument("--json", action="store_true", help="print a JSON object")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,6 +199,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         import asyncio
 
         return asyncio.run(_search(_optional_config(args), args))
+    if command == "folder":
+        import asyncio
+
+        return asyncio.run(_folder_command(_optional_config(args), args))
     if command in ("folders", "list", "queue"):
         import asyncio  # here, not at the top: --version and --help start faster without it
 
@@ -412,6 +440,106 @@ async def _queue(config: Config | None, args: argparse.Namespace) -> int:
         ]
         out.write("  ".join(cells).rstrip() + "\n")
     return EXIT_OK
+
+
+async def _folder_command(config: Config | None, args: argparse.Namespace) -> int:
+    """``folder create|rename|delete``: change the store at once and queue it for the server."""
+    if args.action == "delete" and not args.yes:
+        # Before anything else: the refusal must not depend on the store.
+        raise _Exit(
+            EXIT_USAGE,
+            f"not deleting {clean_text(args.name)!r} without --yes: it deletes the messages in it",
+        )
+    from sync.ops import Operations, OperationsError
+
+    store = await _open_store(config)
+    try:
+        accounts = {account.id: account.name for account in await store.accounts()}
+        ops = Operations(store)
+        try:
+            if args.action == "create":
+                account_id = _one_account(accounts, args.account)
+                name = _new_folder_name(args.name, await _delimiter(store, account_id))
+                await _not_shown_yet(store, account_id, name)
+                queued = await ops.create_folder(account_id, name)
+                item = {"kind": "create_folder", "folder": name}
+                said = f"create folder {_quoted(name)}"
+            elif args.action == "rename":
+                folder = await _find_folder(store, args.old, args.account)
+                account_id = folder.account_id
+                name = _new_folder_name(args.new, folder.delimiter or "/")
+                await _not_shown_yet(store, account_id, name)
+                queued = await ops.rename_folder(folder.id, name)
+                item = {"kind": "rename_folder", "folder": name, "old_folder": folder.display_name}
+                said = f"rename folder {_quoted(folder.display_name)} to {_quoted(name)}"
+            else:
+                folder = await _find_folder(store, args.name, args.account)
+                account_id = folder.account_id
+                if folder.name.upper() == "INBOX":
+                    raise _Exit(EXIT_FAILURE, "INBOX cannot be deleted")
+                queued = await ops.delete_folder(folder.id)
+                item = {"kind": "delete_folder", "folder": folder.display_name}
+                count = f"{folder.total} message{'' if folder.total == 1 else 's'}"
+                said = f"delete folder {_quoted(folder.display_name)} and its {count}"
+        except OperationsError as exc:
+            raise _Exit(EXIT_FAILURE, clean_text(str(exc))) from None
+    finally:
+        await store.close()
+    account = accounts[account_id]
+    if args.json:
+        print(json.dumps({"account": account, "id": queued.operation_id, **item}))
+    else:
+        print(f"queued: {said} in {clean_text(account)} (it reaches the server with the next sync)")
+    return EXIT_OK
+
+
+def _quoted(name: str) -> str:
+    return f'"{clean_text(name)}"'
+
+
+def _one_account(accounts: dict[int, str], name: str | None) -> int:
+    """The account called ``name``, or the only one when ``name`` is None."""
+    if name is None:
+        if len(accounts) == 1:
+            return next(iter(accounts))
+        if not accounts:
+            raise _Exit(EXIT_FAILURE, "nothing synced yet; run 'mailtui sync'")
+        names = ", ".join(sorted(clean_text(n) for n in accounts.values()))
+        raise _Exit(EXIT_FAILURE, f"several accounts ({names}); choose one with --account NAME")
+    for account_id, account in accounts.items():
+        if account == name:
+            return account_id
+    raise _Exit(EXIT_FAILURE, _unknown_account(name, accounts.values()))
+
+
+async def _delimiter(store: Store, account_id: int) -> str:
+    folders = await store.folders(account_id)
+    return next((f.delimiter for f in folders if f.delimiter), "/")
+
+
+async def _not_shown_yet(store: Store, account_id: int, name: str) -> None:
+    """Refuse a name another folder is shown as (its server spelling may differ)."""
+    if any(folder.display_name == name for folder in await store.folders(account_id)):
+        raise _Exit(EXIT_FAILURE, f"a folder named {clean_text(name)!r} exists already")
+
+
+def _new_folder_name(name: str, delimiter: str) -> str:
+    """``name`` checked as a new folder's shown name (plain text, ``delimiter`` for levels)."""
+    name = unicodedata.normalize("NFC", name)
+    problem = None
+    if not name.strip():
+        problem = "a folder name cannot be empty"
+    elif not name.isprintable():
+        problem = "a folder name cannot hold control characters"
+    elif any(char in name for char in "*%"):
+        problem = "a folder name cannot hold '*' or '%' (IMAP wildcards)"
+    elif name.upper() == "INBOX":
+        problem = "INBOX is taken: choose another name"
+    elif any(not part.strip() for part in name.split(delimiter)):
+        problem = f"every level of {name!r} needs a name (the delimiter is {delimiter!r})"
+    if problem is not None:
+        raise _Exit(EXIT_FAILURE, clean_text(problem))
+    return name
 
 
 def _iso(epoch: int | None) -> str | None:

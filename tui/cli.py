@@ -465,7 +465,7 @@ async def _folder_command(config: Config | None, args: argparse.Namespace) -> in
                 item = {"kind": "create_folder", "folder": name}
                 said = f"create folder {_quoted(name)}"
             elif args.action == "rename":
-                folder = await _find_folder(store, args.old, args.account)
+                folder = await _find_folder(store, args.old, args.account, exact=True)
                 account_id = folder.account_id
                 name = _new_folder_name(args.new, folder.delimiter or "/")
                 await _not_shown_yet(store, account_id, name)
@@ -473,7 +473,7 @@ async def _folder_command(config: Config | None, args: argparse.Namespace) -> in
                 item = {"kind": "rename_folder", "folder": name, "old_folder": folder.display_name}
                 said = f"rename folder {_quoted(folder.display_name)} to {_quoted(name)}"
             else:
-                folder = await _find_folder(store, args.name, args.account)
+                folder = await _find_folder(store, args.name, args.account, exact=True)
                 account_id = folder.account_id
                 if folder.name.upper() == "INBOX":
                     raise _Exit(EXIT_FAILURE, "INBOX cannot be deleted")
@@ -555,8 +555,14 @@ def _unknown_account(name: str, known: Iterable[str]) -> str:
     return f"no account named {clean_text(name)!r} (accounts: {names})"
 
 
-async def _find_folder(store: Store, name: str, account: str | None) -> FolderRow:
-    """Resolve ``name`` as the server spells it, or as shown; INBOX in any case (RFC 3501 §5.1)."""
+async def _find_folder(
+    store: Store, name: str, account: str | None, *, exact: bool = False
+) -> FolderRow:
+    """Resolve ``name`` as the server spells it, or as shown; INBOX in any case (RFC 3501 §5.1).
+
+    Otherwise case does not matter for reading; ``exact`` (rename, delete: a wrong folder
+    would lose mail) only suggests the folder that differs in case.
+    """
     accounts = {row.id: row.name for row in await store.accounts()}
     if account is not None and account not in accounts.values():
         raise _Exit(EXIT_FAILURE, _unknown_account(account, accounts.values()))
@@ -571,8 +577,11 @@ async def _find_folder(store: Store, name: str, account: str | None) -> FolderRo
         lambda f: name.upper() == "INBOX" and f.name.upper() == "INBOX",
         lambda f: f.display_name.casefold() == name.casefold(),
     )
-    for matches_tier in tiers:
+    for number, matches_tier in enumerate(tiers):
         found = [folder for folder in folders if matches_tier(folder)]
+        if exact and number == len(tiers) - 1 and found:
+            shown = ", ".join(repr(clean_text(f.display_name)) for f in found)
+            raise _Exit(EXIT_FAILURE, f"no folder {clean_text(name)!r}; did you mean {shown}?")
         if len(found) == 1:
             return found[0]
         if len(found) > 1:

@@ -168,6 +168,9 @@ def test_without_a_store_says_so(env: Path, capsys: pytest.CaptureFixture[str]) 
         (["delete", "Work"], 2, "not deleting 'Work' without --yes: it deletes the messages in it"),
         (["delete", "inbox", "--yes"], 1, "INBOX cannot be deleted"),
         (["delete", "Nope", "--yes"], 1, "no folder 'Nope'; 'mailtui folders' lists them"),
+        # A wrong folder would lose its mail: rename and delete match case exactly.
+        (["delete", "work", "--yes"], 1, "no folder 'work'; did you mean 'Work'?"),
+        (["rename", "WORK", "Job"], 1, "no folder 'WORK'; did you mean 'Work'?"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(

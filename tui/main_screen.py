@@ -294,7 +294,12 @@ class MainScreen(Screen[None]):
         else:
             text = f"Latest: {sender}: {subject}"
             title = f"{event.count} new messages in {folder}"
-        self.notify(clean(text), title=clean(title), timeout=6, markup=False)
+        if self.app.screen is not self:
+            # A dialog is open (help, the move picker, writing mail): a toast would cover
+            # it. The status bar says it instead, under the dialog.
+            self._note(clean(f"{title}: {text}"))
+        else:
+            self.notify(clean(text), title=clean(title), timeout=6, markup=False)
         if self._bell_on_new_mail:
             self.app.bell()
 

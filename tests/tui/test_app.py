@@ -34,7 +34,7 @@ from tui.app import (
 from tui.backend import backend_event_from_store
 from tui.folder_order import folder_parts, folder_tree, sort_folders
 from tui.keys import DEFAULT_KEYS, KeymapError, display_keys
-from tui.protocol import Archive, FolderInfo, Move, SetRead
+from tui.protocol import Archive, FolderInfo, Move, NewMailNotice, SetRead
 from tui.screens.folder_picker import FolderPicker, fuzzy_score
 from tui.screens.help import HelpScreen
 
@@ -312,3 +312,20 @@ async def test_reader_shows_body_once_it_is_downloaded() -> None:
         backend.events.publish(BodyAvailable(1, 1))
         await wait_until(pilot, lambda: "Arrived." in app.reader.body_text)
         assert "Arrived." in screen_text(app)
+
+
+async def test_new_mail_over_a_dialog_goes_to_the_status_bar_not_over_it() -> None:
+    backend = MemoryBackend(inbox_size=3)
+    app = MailApp(backend)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for_rows(pilot, app.message_list)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        backend.events.publish(NewMailNotice("work", "INBOX", "Eve", "Lunch?", 1))
+        await wait_until(pilot, lambda: "New mail in INBOX: Eve: Lunch?" in app.status_bar.text)
+        await pilot.pause()
+        assert not app.screen.query("Toast")  # no toast over the help
+        await pilot.press("escape")
+        # With the list on screen, new mail is a toast again.
+        backend.events.publish(NewMailNotice("work", "INBOX", "Bob", "Hi", 1))
+        await wait_until(pilot, lambda: len(app.screen.query("Toast")) == 1)

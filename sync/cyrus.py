@@ -34,7 +34,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import threading
@@ -43,6 +42,15 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
+
+from sync.server_rig import (
+    HOST,
+    free_port,
+    greets,
+    kill_leftovers,
+    make_certificate,
+    signal_group,
+)
 
 __all__ = [
     "CYRUS_FOLDERS",
@@ -67,7 +75,7 @@ CYRUS_FOLDERS: dict[str, str] = {
 #: Where ``scripts/get-cyrus`` unpacks the packages when ``$MAILTUI_CYRUS_ROOT`` is unset.
 ROOT_ENV = "MAILTUI_CYRUS_ROOT"
 
-_HOST = "127.0.0.1"
+_HOST = HOST
 _ADMIN = "cyrus-admin"
 _REALM = "localhost"  # servername: saslpasswd2 must file users under the same realm
 _START_TIMEOUT = 20.0
@@ -184,61 +192,6 @@ def _identity() -> _Identity:
     return _Identity(me.pw_name, grp.getgrgid(os.getegid()).gr_name, me.pw_uid, me.pw_gid, False)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1/localhost, made with the ``openssl`` CLI."""
-    cert, key = directory / "server.pem", directory / "server.key"
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise CyrusUnavailable("the openssl command is missing (apt-get install openssl)")
-    command = [
-        openssl,
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,digitalSignature,keyCertSign",
-        "-addext",
-        "extendedKeyUsage=serverAuth",
-        "-keyout",
-        str(key),
-        "-out",
-        str(cert),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise CyrusError(f"openssl could not make a certificate: {result.stderr.strip()}")
-    key.chmod(0o600)
-    return cert, key
-
-
-def _greets(port: int) -> bool:
-    """True when an IMAP greeting (RFC 3501 7.1.1 ``* OK``) arrives on the port."""
-    try:
-        with socket.create_connection((_HOST, port), timeout=2.0) as raw:
-            return raw.recv(512).startswith(b"* OK")
-    except OSError:
-        return False
-
-
 def _imapd_conf(base: Path, identity: _Identity, cert: Path, key: Path) -> str:
     folders = " | ".join(CYRUS_FOLDERS)
     special = "\n".join(
@@ -321,7 +274,9 @@ class CyrusServer:
         self._install = install
         self._identity = identity
         self._process: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], CyrusServer] | None = None
+        self._finalizer: (
+            weakref.finalize[[subprocess.Popen[bytes], float, Path | None], CyrusServer] | None
+        ) = None
         self._users_lock = threading.Lock()
         self._users: dict[str, str] = {}
         self._stopped = True
@@ -346,12 +301,12 @@ class CyrusServer:
                     directory.chmod((mode & 0o7777) | 0o001)
         for sub in ("config", "spool", "tls"):
             (base_dir / sub).mkdir(exist_ok=True)
-        cert, key = _make_certificate(base_dir / "tls")
+        cert, key = make_certificate(base_dir / "tls", missing=CyrusUnavailable, failed=CyrusError)
         server = cls(base_dir=base_dir, install=install, identity=identity, cert=cert, key=key)
         for path in (base_dir / "config", base_dir / "spool", base_dir / "tls", key):
             os.chown(path, identity.uid, identity.gid)
         server._saslpasswd(_ADMIN, server.admin_password)
-        server._launch(_free_port(), _free_port())
+        server._launch(free_port(), free_port())
         return server
 
     def _saslpasswd(self, username: str, password: str) -> None:
@@ -367,7 +322,7 @@ class CyrusServer:
 
     def _launch(self, imap_port: int, imaps_port: int) -> None:
         while imaps_port == imap_port:
-            imaps_port = _free_port()
+            imaps_port = free_port()
         self.imap_port, self.imaps_port = imap_port, imaps_port
         imapd_conf = self.base_dir / "imapd.conf"
         imapd_conf.write_text(_imapd_conf(self.base_dir, self._identity, self.ca_file, self._key))
@@ -396,12 +351,12 @@ class CyrusServer:
             )
         self._process = process
         self._stopped = False
-        self._finalizer = weakref.finalize(self, _kill_leftovers, process)
+        self._finalizer = weakref.finalize(self, kill_leftovers, process, _STOP_TIMEOUT, None)
         deadline = time.monotonic() + _START_TIMEOUT
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
-            if _greets(imap_port):
+            if greets(imap_port):
                 return
             time.sleep(0.01)
         state = (
@@ -425,10 +380,10 @@ class CyrusServer:
         if self._finalizer is not None:
             self._finalizer.detach()
         process = self._process
-        _signal_group(process.pid, signal.SIGTERM)
+        signal_group(process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(_STOP_TIMEOUT)
-        _signal_group(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         process.wait()
         (self.base_dir / _PID_FILE).unlink(missing_ok=True)
 
@@ -483,16 +438,3 @@ class CyrusServer:
         finally:
             conn.logout()
         return CyrusUser(username=username, password=password, server=self)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _kill_leftovers(process: subprocess.Popen[bytes]) -> None:
-    """At exit, for a server nobody stopped: kill its whole process group."""
-    if process.returncode is None:
-        _signal_group(process.pid, signal.SIGKILL)
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            process.wait(_STOP_TIMEOUT)

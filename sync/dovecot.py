@@ -19,7 +19,6 @@ Facts this module is built around (Dovecot 2.3, Debian 12):
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import grp
 import itertools
@@ -29,7 +28,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -40,6 +38,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
+
+from sync.server_rig import (
+    HOST,
+    free_port,
+    greets,
+    kill_leftovers,
+    make_certificate,
+    signal_group,
+)
 
 __all__ = [
     "GMAIL_CAPABILITY",
@@ -84,7 +91,7 @@ GMAIL_FOLDERS: dict[str, str] = {
 #: The hierarchy separators a private server can have (``DovecotServer.start(separator=...)``).
 SEPARATORS = ("/", ".")
 
-_HOST = "127.0.0.1"
+_HOST = HOST
 _START_TIMEOUT = 20.0
 _STOP_TIMEOUT = 10.0
 # Unix socket paths are limited to 108 bytes; Dovecot's longest socket name under base_dir is
@@ -152,76 +159,12 @@ def _identity() -> _Identity:
     return _Identity(os.getuid(), os.getgid(), me, group, me, as_root=False)
 
 
-def _free_port() -> int:
-    # Another process may take the port between this probe and Dovecot's bind; start() retries.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _make_certificate(directory: Path) -> tuple[Path, Path]:
-    """Make a self-signed certificate for 127.0.0.1/localhost with the ``openssl`` CLI.
-
-    The stdlib cannot create certificates. The extensions make it a valid trust anchor and a valid
-    server certificate at once, so it verifies under OpenSSL's strict X.509 checks too.
-    """
-    cert = directory / "server.pem"
-    key = directory / "server.key"
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise DovecotError("the openssl command is missing (on Debian: apt-get install openssl)")
-    command = [
-        openssl,
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,digitalSignature,keyCertSign",
-        "-addext",
-        "extendedKeyUsage=serverAuth",
-        "-keyout",
-        str(key),
-        "-out",
-        str(cert),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise DovecotError(f"openssl could not make a certificate: {result.stderr.strip()}")
-    key.chmod(0o600)
-    return cert, key
-
-
 def _make_traversable(path: Path) -> None:
     """Give every directory from ``path`` up to / the x bit for others (pytest's are 0700)."""
     for directory in [path, *path.parents]:
         mode = directory.stat().st_mode
         if mode & 0o001 == 0:
             directory.chmod((mode & 0o7777) | 0o001)
-
-
-def _greets(port: int, context: ssl.SSLContext | None) -> bool:
-    """True when an IMAP greeting (RFC 3501 7.1.1 ``* OK``) arrives on the port."""
-    try:
-        with socket.create_connection((_HOST, port), timeout=2.0) as raw:
-            if context is None:
-                return raw.recv(512).startswith(b"* OK")
-            with context.wrap_socket(raw, server_hostname=_HOST) as tls:
-                return tls.recv(512).startswith(b"* OK")
-    except (OSError, ssl.SSLError):
-        return False
 
 
 def _config_quote(name: str) -> str:
@@ -393,7 +336,7 @@ class DovecotServer:
         self._runtime_dir = base_dir / "run"
         self._own_runtime_dir = False
         self._finalizer: (
-            weakref.finalize[[subprocess.Popen[bytes], Path | None], DovecotServer] | None
+            weakref.finalize[[subprocess.Popen[bytes], float, Path | None], DovecotServer] | None
         )
         self._finalizer = None
         self._users_lock = threading.Lock()
@@ -439,7 +382,7 @@ class DovecotServer:
         users = base_dir / "users"
         users.mkdir(exist_ok=True)
         users.chmod(0o755)
-        cert, key = _make_certificate(base_dir / "tls")
+        cert, key = make_certificate(base_dir / "tls", missing=DovecotError, failed=DovecotError)
         server = cls(
             base_dir=base_dir,
             cert=cert,
@@ -451,7 +394,7 @@ class DovecotServer:
         )
         for attempt in range(3):
             try:
-                server._launch(_free_port(), _free_port())
+                server._launch(free_port(), free_port())
                 break
             except _PortTaken:
                 if attempt == 2:
@@ -468,7 +411,7 @@ class DovecotServer:
 
     def _launch(self, imap_port: int, imaps_port: int) -> None:
         while imaps_port == imap_port:
-            imaps_port = _free_port()
+            imaps_port = free_port()
         self.imap_port, self.imaps_port = imap_port, imaps_port
         self._runtime_dir = self.base_dir / "run"
         self._own_runtime_dir = len(str(self._runtime_dir)) > _MAX_RUNTIME_DIR
@@ -508,7 +451,11 @@ class DovecotServer:
         (self.base_dir / _PID_FILE).write_text(f"{process.pid}\n")
         # If nobody calls stop() (a crashed benchmark), the group still dies with us.
         self._finalizer = weakref.finalize(
-            self, _kill_leftovers, process, self._runtime_dir if self._own_runtime_dir else None
+            self,
+            kill_leftovers,
+            process,
+            _STOP_TIMEOUT,
+            self._runtime_dir if self._own_runtime_dir else None,
         )
         try:
             self._wait_until_ready(log, log_offset, stderr_path)
@@ -524,8 +471,8 @@ class DovecotServer:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
-            plain_ok = plain_ok or _greets(self.imap_port, None)
-            tls_ok = tls_ok or _greets(self.imaps_port, context)
+            plain_ok = plain_ok or greets(self.imap_port, None)
+            tls_ok = tls_ok or greets(self.imaps_port, context)
             if plain_ok and tls_ok:
                 return
             time.sleep(0.01)
@@ -554,13 +501,13 @@ class DovecotServer:
         process = self._process
         # SIGTERM to the whole group: the master alone waits about a second for its children,
         # the group goes down in milliseconds.
-        _signal_group(process.pid, signal.SIGTERM)
+        signal_group(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + _STOP_TIMEOUT
         # Wait for the master without reaping it, so its PID (our process group id) cannot be
         # reused before the leftovers are killed.
         while not _exited_unreaped(process) and time.monotonic() < deadline:
             time.sleep(0.005)
-        _signal_group(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         process.wait()
         (self.base_dir / _PID_FILE).unlink(missing_ok=True)
         if self._own_runtime_dir:
@@ -738,21 +685,6 @@ def _death_signal_wrapper() -> list[str]:
     if setpriv is None or threading.current_thread() is not threading.main_thread():
         return []
     return [setpriv, "--pdeathsig", "TERM", "--"]
-
-
-def _kill_leftovers(process: subprocess.Popen[bytes], runtime_dir: Path | None) -> None:
-    """At exit, for a server nobody stopped: kill its whole process group."""
-    if process.returncode is None:
-        _signal_group(process.pid, signal.SIGKILL)
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            process.wait(_STOP_TIMEOUT)
-    if runtime_dir is not None:
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
 
 
 def _exited_unreaped(process: subprocess.Popen[bytes]) -> bool:

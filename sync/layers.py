@@ -41,5 +41,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "sync.cyrus",
         "sync.tlsconfig",
         "sync.layers",
+        "sync.server_rig",
     ),
 )

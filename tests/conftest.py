@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -68,7 +69,19 @@ def dovecot_reduced() -> Iterator[DovecotServer]:
     yield from _start_server(reduced=True)
 
 
-def _alive(server: DovecotServer) -> DovecotServer:
+_Server = TypeVar("_Server", bound=DovecotServer | CyrusServer)
+
+
+def _device_of(user: MailUser | CyrusUser) -> Iterator[Device]:
+    """'Another device' logged in as ``user`` for a fixture's lifetime."""
+    device = Device.connect(user)
+    try:
+        yield device
+    finally:
+        device.close()
+
+
+def _alive(server: _Server) -> _Server:
     # A test that stopped or killed the shared server must not fail every test after it:
     # bring it back on the same ports, with its users and mail.
     if not server.running:
@@ -125,19 +138,13 @@ def cyrus() -> Iterator[CyrusServer]:
 @pytest.fixture
 def cyrus_user(cyrus: CyrusServer) -> CyrusUser:
     """A fresh user on the Cyrus server: INBOX and the special-use folders, empty."""
-    if not cyrus.running:
-        cyrus.restart()
-    return cyrus.add_user()
+    return _alive(cyrus).add_user()
 
 
 @pytest.fixture
 def cyrus_device(cyrus_user: CyrusUser) -> Iterator[Device]:
     """'Another device' (stdlib imaplib) logged in as ``cyrus_user``."""
-    dev = Device.connect(cyrus_user)
-    try:
-        yield dev
-    finally:
-        dev.close()
+    yield from _device_of(cyrus_user)
 
 
 @pytest.fixture
@@ -167,11 +174,7 @@ def dot_user(dovecot_dot: DovecotServer) -> MailUser:
 @pytest.fixture
 def device(mail_user: MailUser) -> Iterator[Device]:
     """'Another device' (stdlib imaplib) logged in as ``mail_user``."""
-    dev = Device.connect(mail_user)
-    try:
-        yield dev
-    finally:
-        dev.close()
+    yield from _device_of(mail_user)
 
 
 @pytest.fixture
@@ -218,10 +221,6 @@ _MATRIX = {
 def any_server(request: pytest.FixtureRequest) -> DovecotServer | CyrusServer:
     """Each test runs against every server of the matrix."""
     server: DovecotServer | CyrusServer = request.getfixturevalue(_MATRIX[request.param])
-    if isinstance(server, CyrusServer):
-        if not server.running:
-            server.restart()
-        return server
     return _alive(server)
 
 
@@ -234,8 +233,4 @@ def any_user(any_server: DovecotServer | CyrusServer) -> MailUser | CyrusUser:
 @pytest.fixture
 def any_device(any_user: MailUser | CyrusUser) -> Iterator[Device]:
     """'Another device' for ``any_user``."""
-    device = Device.connect(any_user)
-    try:
-        yield device
-    finally:
-        device.close()
+    yield from _device_of(any_user)

@@ -33,6 +33,14 @@ class Subscription(Generic[EventT]):
             raise StopAsyncIteration
         return event
 
+    async def get_batch(self) -> list[EventT]:
+        """Wait for the next event, then take every one queued behind it: a burst is
+        handled once. Raises ``StopAsyncIteration`` once closed."""
+        batch = [await self.get()]
+        while (more := self.get_nowait()) is not None:
+            batch.append(more)
+        return batch
+
     def get_nowait(self) -> EventT | None:
         """Return the next queued event, or None when there is none."""
         try:

@@ -720,14 +720,11 @@ class AccountSync:
                 while (remaining := renew_at - loop.time()) > 0:
                     try:
                         async with asyncio.timeout(remaining):  # not wait_for: see _work
-                            first = await heard.get()
+                            events = await heard.get_batch()
                     except TimeoutError:
                         break
                     except StopAsyncIteration:
                         raise ImapDisconnected("connection closed while idle") from None
-                    events = [first]
-                    while (more := heard.get_nowait()) is not None:
-                        events.append(more)
                     for event in events:
                         if isinstance(event, Disconnected):
                             raise ImapDisconnected(event.reason)
@@ -775,15 +772,12 @@ class AccountSync:
             while True:
                 try:
                     async with asyncio.timeout(due):  # not wait_for: see _work
-                        event: object = await changes.get()
+                        events = await changes.get_batch()
                 except TimeoutError:
                     due = await self.outbox.send_due()
                     continue
                 except StopAsyncIteration:
                     return
-                events = [event]
-                while (more := changes.get_nowait()) is not None:
-                    events.append(more)
                 if any(
                     isinstance(e, ExternalChange)
                     or (isinstance(e, OperationsChanged) and e.account_id == account_id)

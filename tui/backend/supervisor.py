@@ -349,10 +349,7 @@ class EngineSupervisor:
 
     async def _pump_store(self, subscription: Subscription[StoreEvent]) -> None:
         while True:
-            first = await subscription.get()
-            batch = [first]
-            while (more := subscription.get_nowait()) is not None:
-                batch.append(more)
+            batch = await subscription.get_batch()
             recount = False
             sent: set[BackendEvent] = set()
             for event in batch:
@@ -400,10 +397,7 @@ class EngineSupervisor:
 
     async def _pump_engine(self, subscription: Subscription[EngineEvent]) -> None:
         while True:
-            first = await subscription.get()
-            batch = [first]
-            while (more := subscription.get_nowait()) is not None:
-                batch.append(more)
+            batch = await subscription.get_batch()
             new_mail: dict[tuple[str, str], list[NewMail]] = {}
             for event in batch:
                 if not isinstance(event, NewMail):
